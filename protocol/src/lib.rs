@@ -1,0 +1,212 @@
+//! Natter's wire protocol: every type that crosses a socket or an HTTP body.
+//!
+//! The widget, the console and the relay all depend on this crate, so it builds for
+//! `wasm32-unknown-unknown` as well as natively and depends on nothing async.
+//!
+//! # Compatibility rules
+//! - Frames are JSON text, internally tagged by `type` in `snake_case`.
+//! - New fields are `Option` or `#[serde(default)]`, so old peers still parse new frames.
+//! - A tag is never reused or renamed; clients accept unknown server frames as `Unknown`.
+//! - The first client frame (`Hello`) carries [`PROTOCOL_VERSION`]; the relay answers a
+//!   version it cannot speak with [`ErrorCode::UpgradeRequired`].
+//! - Every client frame that creates something carries a client-generated UUID that the
+//!   relay uses as the idempotency key: a frame sent twice is stored once.
+//! - Server frames that carry a message carry its per-conversation sequence number, so a
+//!   client can ask for "everything after seq N" after any gap.
+//!
+//! Each frame has a golden-JSON test at the bottom of its module.
+
+pub mod agent;
+pub mod visitor;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The version this build speaks. Bumped only for changes old peers cannot ignore.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The name of the first-party cookie in which the widget keeps the visitor id (W2).
+pub const VISITOR_COOKIE: &str = "natter_vid";
+
+/// How long the visitor cookie lives; renewed on every visit (W2).
+pub const VISITOR_COOKIE_MAX_AGE_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// Milliseconds since the Unix epoch, UTC. Plain integers keep the wire format trivial in JS.
+pub type UnixMillis = i64;
+
+/// Identifies a conversation. Server-generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(pub Uuid);
+
+/// Identifies a stored message. Server-generated; distinct from the sender's `client_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(pub Uuid);
+
+/// The sender's idempotency key for a message: a UUID the client generates once per message
+/// and reuses on every resend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientMessageId(pub Uuid);
+
+impl ClientMessageId {
+    /// A fresh random id, for a new message.
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+/// Identifies an agent account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AgentId(pub Uuid);
+
+/// Position of a message within its conversation: 1, 2, 3 … with no gaps.
+pub type Seq = u64;
+
+/// The channel a message travelled on (W3 shows it on each message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Chat,
+    Email,
+    Messenger,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    Visitor,
+    Agent { agent_id: AgentId, name: String },
+}
+
+/// One stored message, as both the widget and the console see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: Seq,
+    pub client_id: ClientMessageId,
+    pub author: Author,
+    pub channel: Channel,
+    pub text: String,
+    pub sent_at: UnixMillis,
+}
+
+/// Why a request or frame was refused. Clients match on the code, never on the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known frame. The connection stays open.
+    BadFrame,
+    /// A field was out of range (for example, a message that is too long). Nothing was stored.
+    InvalidInput,
+    /// The client speaks a protocol version the relay does not.
+    UpgradeRequired,
+    /// The site key is unknown or the page's origin is not allowed for it. Terminal.
+    UnknownSite,
+    /// The client must say `hello` before anything else.
+    HelloRequired,
+    /// Not logged in, or the session expired.
+    Unauthorized,
+    /// Logged in, but not allowed to do this.
+    Forbidden,
+    /// The thing asked for does not exist (or is not visible to the caller).
+    NotFound,
+    /// Too many requests; retry later.
+    RateLimited,
+    /// Something failed inside the relay; retrying later may work.
+    Internal,
+    /// A code this build does not know (sent by a newer relay).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Whether retrying the same request later can succeed.
+    pub fn is_temporary(self) -> bool {
+        matches!(self, Self::RateLimited | Self::Internal)
+    }
+}
+
+/// The JSON body of every failed HTTP request and the payload of error frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// A human-readable sentence; safe to show, never contains internals.
+    pub message: String,
+}
+
+/// WebSocket close codes the relay uses. 4000–4499: the client should reconnect with backoff;
+/// 4500–4999: terminal, reconnecting cannot help.
+pub mod close_code {
+    /// The relay is shutting down; reconnect (possibly to another node).
+    pub const GOING_AWAY: u16 = 4000;
+    /// The client did not say hello in time; reconnect.
+    pub const HELLO_TIMEOUT: u16 = 4001;
+    /// The site key is unknown or the origin is not allowed. Do not reconnect.
+    pub const UNKNOWN_SITE: u16 = 4500;
+    /// The protocol version is not supported. Do not reconnect.
+    pub const UPGRADE_REQUIRED: u16 = 4501;
+    /// The agent session is not valid. Log in again.
+    pub const UNAUTHORIZED: u16 = 4502;
+
+    /// Whether a client should reconnect after the socket closed with `code`.
+    pub fn should_reconnect(code: u16) -> bool {
+        !(4500..5000).contains(&code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_golden_json() {
+        let message = Message {
+            id: MessageId(Uuid::nil()),
+            conversation_id: ConversationId(Uuid::nil()),
+            seq: 3,
+            client_id: ClientMessageId(Uuid::nil()),
+            author: Author::Agent {
+                agent_id: AgentId(Uuid::nil()),
+                name: "Ada".into(),
+            },
+            channel: Channel::Chat,
+            text: "hi".into(),
+            sent_at: 1_700_000_000_000,
+        };
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "00000000-0000-0000-0000-000000000000",
+                "conversation_id": "00000000-0000-0000-0000-000000000000",
+                "seq": 3,
+                "client_id": "00000000-0000-0000-0000-000000000000",
+                "author": {"kind": "agent", "agent_id": "00000000-0000-0000-0000-000000000000", "name": "Ada"},
+                "channel": "chat",
+                "text": "hi",
+                "sent_at": 1_700_000_000_000i64
+            })
+        );
+        let back: Message = serde_json::from_value(json).unwrap();
+        assert_eq!(back, message);
+    }
+
+    #[test]
+    fn unknown_error_codes_are_tolerated() {
+        let error: ApiError =
+            serde_json::from_str(r#"{"code":"some_future_code","message":"x"}"#).unwrap();
+        assert_eq!(error.code, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn close_codes_split_into_retry_and_terminal() {
+        assert!(close_code::should_reconnect(close_code::GOING_AWAY));
+        assert!(close_code::should_reconnect(1006));
+        assert!(!close_code::should_reconnect(close_code::UNKNOWN_SITE));
+    }
+}

@@ -1,0 +1,142 @@
+//! Frames between the widget and the relay on `GET /v1/visitor/ws`.
+//!
+//! The widget opens the socket, sends [`ClientFrame::Hello`] and receives
+//! [`ServerFrame::Welcome`] with its (possibly new) signed visitor id and the thread so far.
+//! After that it sends messages and receives acknowledgements and new messages live.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientMessageId, ConversationId, ErrorCode, Message, Seq};
+
+/// The path of the visitor WebSocket on the relay.
+pub const VISITOR_WS_PATH: &str = "/v1/visitor/ws";
+
+/// Widget → relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Must be the first frame on every connection.
+    Hello {
+        /// The protocol version the widget speaks ([`crate::PROTOCOL_VERSION`]).
+        v: u16,
+        /// The site key from the embed snippet's `data-site`.
+        site: String,
+        /// The signed visitor id from the `natter_vid` cookie, if there is one. A missing,
+        /// expired or tampered id is not an error: the relay issues a fresh one.
+        #[serde(default)]
+        visitor: Option<String>,
+        /// The highest sequence number the widget already shows. When set, the welcome
+        /// carries only the messages after it; otherwise the recent history.
+        #[serde(default)]
+        after_seq: Option<Seq>,
+    },
+    /// A new visitor message. Resending the same `client_id` never stores it twice.
+    Send {
+        client_id: ClientMessageId,
+        text: String,
+    },
+}
+
+/// Relay → widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The answer to `hello`.
+    Welcome {
+        v: u16,
+        /// The signed visitor id to keep in the `natter_vid` cookie. Equal to the one sent in
+        /// `hello` when that was valid; a fresh one otherwise.
+        visitor: String,
+        /// The visitor's conversation, once there is one.
+        #[serde(default)]
+        conversation_id: Option<ConversationId>,
+        /// Messages in ascending `seq` order.
+        messages: Vec<Message>,
+        /// Whether older messages exist than the first one in `messages`.
+        #[serde(default)]
+        has_earlier: bool,
+    },
+    /// The message with this `client_id` is stored durably (R2).
+    Ack {
+        client_id: ClientMessageId,
+        message: Message,
+    },
+    /// A message the widget did not send on this socket: an agent's reply, or the visitor's own
+    /// message sent from another tab.
+    Message { message: Message },
+    /// A frame was refused. `client_id` names the message it concerns, if any.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default)]
+        client_id: Option<ClientMessageId>,
+    },
+    /// A frame type this build does not know (sent by a newer relay): ignore it.
+    #[serde(other)]
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn hello_golden_json() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"hello","v":1,"site":"demo"}"#).unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Hello {
+                v: 1,
+                site: "demo".into(),
+                visitor: None,
+                after_seq: None
+            }
+        );
+        let json = serde_json::to_value(ClientFrame::Hello {
+            v: 1,
+            site: "demo".into(),
+            visitor: Some("abc.def".into()),
+            after_seq: Some(4),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"hello","v":1,"site":"demo","visitor":"abc.def","after_seq":4})
+        );
+    }
+
+    #[test]
+    fn send_golden_json() {
+        let json = serde_json::to_value(ClientFrame::Send {
+            client_id: ClientMessageId(Uuid::nil()),
+            text: "hello".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"send","client_id":"00000000-0000-0000-0000-000000000000","text":"hello"})
+        );
+    }
+
+    #[test]
+    fn error_golden_json() {
+        let json = serde_json::to_value(ServerFrame::Error {
+            code: ErrorCode::InvalidInput,
+            message: "too long".into(),
+            client_id: None,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"error","code":"invalid_input","message":"too long","client_id":null})
+        );
+    }
+
+    #[test]
+    fn unknown_server_frames_are_tolerated() {
+        let frame: ServerFrame = serde_json::from_str(r#"{"type":"from_the_future"}"#).unwrap();
+        assert_eq!(frame, ServerFrame::Unknown);
+    }
+}
