@@ -1,1 +1,152 @@
-fn main() {}
+//! `natter-relay`: run with `cargo run -p natter-relay` (or `cargo xtask demo`, which builds
+//! the widget and console first).
+//!
+//! This binary only parses flags, loads the configuration, binds the address and hands over
+//! to the library; everything else lives in `natter_relay`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use natter_protocol::agent::Role;
+use natter_relay::config::{Config, EXAMPLE_CONFIG};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "natter-relay", version, about = "Natter live-chat relay")]
+struct Cli {
+    /// Configuration file; optional (defaults work without one).
+    #[arg(
+        long,
+        env = "NATTER_CONFIG",
+        default_value = "natter.toml",
+        global = true
+    )]
+    config: PathBuf,
+    /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port). Overrides the config.
+    #[arg(long, global = true)]
+    addr: Option<SocketAddr>,
+    /// Data directory (SQLite database, secret key). Overrides the config.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay (the default).
+    Serve,
+    /// Print the commented example configuration.
+    PrintConfig,
+    /// Create an agent account.
+    CreateAgent {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// The password; read from NATTER_NEW_AGENT_PASSWORD so it stays out of shell history.
+        #[arg(long, env = "NATTER_NEW_AGENT_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("natter_relay=info,tower_http=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let mut config = Config::load(&cli.config)?;
+    if let Some(addr) = cli.addr {
+        config.addr = addr;
+    }
+    if let Some(data_dir) = cli.data_dir {
+        config.data_dir = data_dir;
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::PrintConfig => {
+            print!("{EXAMPLE_CONFIG}");
+            Ok(())
+        }
+        Command::CreateAgent {
+            email,
+            name,
+            password,
+            admin,
+        } => {
+            let (state, _) = natter_relay::start(config).await?;
+            let role = if admin { Role::Admin } else { Role::Agent };
+            let agent =
+                natter_relay::inbox::auth::create_agent(&state, &email, &name, &password, role)
+                    .await?;
+            println!(
+                "created {:?} {} <{}>",
+                agent.profile.role, agent.profile.name, agent.profile.email
+            );
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("could not listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let database = config.database_url();
+    let (state, report) = natter_relay::start(config).await?;
+
+    println!("Natter relay listening on http://{addr}");
+    println!("  demo site        {base}/");
+    println!("  logged-in demo   {base}/logged-in");
+    println!("  agent inbox      {base}/inbox/");
+    println!("  widget loader    {base}/natter.js");
+    println!("  health           {base}/healthz");
+    println!("  database         {database}");
+    match report.admin_created {
+        Some((email, Some(password))) => {
+            println!("  first admin      {email} / {password}   (generated; shown only this once)")
+        }
+        Some((email, None)) => {
+            println!("  first admin      {email} (password from NATTER_ADMIN_PASSWORD)")
+        }
+        None => {}
+    }
+    natter_relay::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,1 +1,6 @@
-fn main() {}
+//! Relay integration tests: a real relay on port 0 (through `natter_relay::testing`), real
+//! SQLite, real WebSockets. One test binary, so the relay crate is linked once.
+
+mod agent_api;
+mod support;
+mod visitor_socket;

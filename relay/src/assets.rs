@@ -1,0 +1,143 @@
+//! Serving the front-ends: the loader `/natter.js`, the widget's hashed assets under
+//! `/widget/`, the console under `/inbox/`, and the demo site at `/` (R1).
+//!
+//! Trunk names the widget's JS glue and `.wasm` by content hash, so they are cached for a
+//! year; the loader itself has a stable URL (it is in every site's snippet) and a short cache
+//! lifetime, and is rendered at start-up with the current hashed names filled in.
+
+use std::path::{Path, PathBuf};
+
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::AppState;
+
+/// Placeholders in `widget/loader/natter.js` that the relay fills with the hashed asset paths.
+const APP_JS_PLACEHOLDER: &str = "__NATTER_APP_JS__";
+const APP_WASM_PLACEHOLDER: &str = "__NATTER_APP_WASM__";
+
+/// Hashed assets never change under the same name.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// The loader and HTML pages: short, so a new release reaches pages within minutes.
+const SHORT_CACHE: &str = "public, max-age=300";
+
+/// The loader as served, or why it cannot be.
+#[derive(Debug, Clone)]
+pub enum Loader {
+    Ready(String),
+    /// The widget has not been built (or its build is incomplete).
+    Missing(String),
+}
+
+impl Loader {
+    /// Reads Trunk's widget output and fills the hashed asset names into the loader.
+    pub fn render(widget_dir: &Path) -> Self {
+        match Self::try_render(widget_dir) {
+            Ok(loader) => Self::Ready(loader),
+            Err(reason) => {
+                tracing::warn!(%reason, "the widget is not built; /natter.js will answer 503");
+                Self::Missing(reason)
+            }
+        }
+    }
+
+    fn try_render(widget_dir: &Path) -> Result<String, String> {
+        let template = std::fs::read_to_string(widget_dir.join("natter.js"))
+            .map_err(|error| format!("{}/natter.js: {error}", widget_dir.display()))?;
+        let entries = std::fs::read_dir(widget_dir)
+            .map_err(|error| format!("{}: {error}", widget_dir.display()))?;
+        let mut glue = None;
+        let mut wasm = None;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("natter-widget") && name.ends_with("_bg.wasm") {
+                wasm = Some(name);
+            } else if name.starts_with("natter-widget") && name.ends_with(".js") {
+                glue = Some(name);
+            }
+        }
+        let glue = glue.ok_or("no natter-widget-*.js in the widget build")?;
+        let wasm = wasm.ok_or("no natter-widget-*_bg.wasm in the widget build")?;
+        Ok(template
+            .replace(APP_JS_PLACEHOLDER, &format!("/widget/{glue}"))
+            .replace(APP_WASM_PLACEHOLDER, &format!("/widget/{wasm}")))
+    }
+}
+
+pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
+    let widget = Router::new()
+        .nest_service("/widget", ServeDir::new(&widget_dir))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(IMMUTABLE),
+        ));
+    // Console: hashed assets, plus index.html for any other path under /inbox/.
+    let console_index = console_dir.join("index.html");
+    let console = Router::new().nest_service(
+        "/inbox/",
+        ServeDir::new(&console_dir).fallback(ServeFile::new(console_index)),
+    );
+    Router::new()
+        .route("/natter.js", get(loader))
+        .route("/", get(|| async { page(natter_demo_site::PLAIN_SITE) }))
+        .route(
+            "/logged-in",
+            get(|| async { page(natter_demo_site::LOGGED_IN_SITE) }),
+        )
+        .route("/inbox", get(|| async { Redirect::permanent("/inbox/") }))
+        .merge(widget)
+        .merge(console)
+        .layer(axum::middleware::map_response(console_cache_headers))
+        .layer(CompressionLayer::new())
+}
+
+async fn loader(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let javascript = HeaderValue::from_static("text/javascript; charset=utf-8");
+    match state.loader.as_ref() {
+        Loader::Ready(source) => (
+            [
+                (header::CONTENT_TYPE, javascript),
+                (header::CACHE_CONTROL, HeaderValue::from_static(SHORT_CACHE)),
+            ],
+            source.clone(),
+        )
+            .into_response(),
+        Loader::Missing(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [
+                (header::CONTENT_TYPE, javascript),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            format!(
+                "console.error({:?});",
+                format!("Natter: the widget is not built ({reason}); run `cargo xtask demo`")
+            ),
+        )
+            .into_response(),
+    }
+}
+
+fn page(html: &'static str) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static(SHORT_CACHE))],
+        Html(html),
+    )
+}
+
+/// The console's index.html must always be revalidated; its hashed assets never.
+async fn console_cache_headers(uri: Uri, mut response: Response) -> Response {
+    let path = uri.path();
+    if path.starts_with("/inbox/") && response.status().is_success() {
+        let is_asset = path.ends_with(".js") || path.ends_with(".wasm") || path.ends_with(".css");
+        let value = if is_asset { IMMUTABLE } else { "no-cache" };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}

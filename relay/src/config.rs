@@ -1,0 +1,243 @@
+//! The relay's configuration: defaults, then `natter.toml` (if present), then `NATTER_…`
+//! environment variables (`__` separates nesting: `NATTER_LIMITS__MAX_MESSAGE_CHARS=2000`).
+//!
+//! Every limit the relay enforces is a named field of [`Limits`] with its default here, so it
+//! can be changed without a rebuild and tested at and past its edge.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The commented example configuration, printed by `natter-relay print-config`.
+pub const EXAMPLE_CONFIG: &str = include_str!("../natter.example.toml");
+
+/// The site key of the demo site that exists when no site is configured (R7).
+pub const DEMO_SITE_KEY: &str = "demo";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Where the SQLite database, the secret key and (later) attachments live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (default: `<data_dir>/natter.db`).
+    pub database_url: Option<String>,
+    /// The URL visitors and agents reach the relay at; only used in printed links.
+    pub public_url: Option<String>,
+    /// Key for signing visitor ids. Default: generated once into `<data_dir>/secret.key`.
+    pub secret: Option<Secret>,
+    /// Email of the first admin, created on first start when there is no agent yet.
+    pub admin_email: String,
+    /// Password of the first admin; generated and printed once when unset.
+    pub admin_password: Option<Secret>,
+    /// Mark cookies `Secure`. Turn on whenever the relay is reached over https.
+    pub secure_cookies: bool,
+    pub assets: AssetsConfig,
+    pub sites: Vec<SiteConfig>,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            public_url: None,
+            secret: None,
+            admin_email: "admin@example.com".into(),
+            admin_password: None,
+            secure_cookies: false,
+            assets: AssetsConfig::default(),
+            sites: vec![SiteConfig::demo()],
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if it exists), then the environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("NATTER_").split("__"))
+            .extract()
+            .map_err(|error| ConfigError(error.to_string()))
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("natter.db").display()))
+    }
+
+    pub fn site(&self, key: &str) -> Option<&SiteConfig> {
+        self.sites.iter().find(|site| site.key == key)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Where the built front-ends are. Relative paths are relative to the working directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssetsConfig {
+    /// Trunk's output for the widget: the loader `natter.js`, the JS glue and the `.wasm`.
+    pub widget_dir: PathBuf,
+    /// Trunk's output for the console, served at `/inbox/`.
+    pub console_dir: PathBuf,
+}
+
+impl Default for AssetsConfig {
+    fn default() -> Self {
+        Self {
+            widget_dir: PathBuf::from("widget/dist"),
+            console_dir: PathBuf::from("console/dist"),
+        }
+    }
+}
+
+/// One website that embeds the widget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The public key in the snippet's `data-site`.
+    pub key: String,
+    pub name: String,
+    /// Origins allowed to open the widget socket (S1), e.g. `https://shop.example`.
+    /// `*` allows any origin; only sensible for the demo.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+impl SiteConfig {
+    pub fn demo() -> Self {
+        Self {
+            key: DEMO_SITE_KEY.into(),
+            name: "Demo site".into(),
+            allowed_origins: vec!["*".into()],
+        }
+    }
+
+    /// Whether a page at `origin` may use this site's widget. A missing Origin header (a
+    /// non-browser client) is allowed only when any origin is.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        if self.allowed_origins.iter().any(|allowed| allowed == "*") {
+            return true;
+        }
+        match origin {
+            Some(origin) => self
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin)),
+            None => false,
+        }
+    }
+}
+
+/// Every size and time limit the relay enforces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest message text, in Unicode scalar values (S4).
+    pub max_message_chars: usize,
+    /// Largest WebSocket message the relay reads; larger ones close the socket (S4).
+    pub max_frame_bytes: usize,
+    /// Per-socket read buffer. The tungstenite default (128 KiB) would cost ~130 KB per idle
+    /// visitor; a few KiB is plenty for chat frames.
+    pub ws_read_buffer_bytes: usize,
+    /// Per-socket write buffer (see `ws_read_buffer_bytes`).
+    pub ws_write_buffer_bytes: usize,
+    /// How long a new socket may wait before saying hello.
+    pub hello_timeout_secs: u64,
+    /// How many recent messages a welcome carries.
+    pub history_page_size: u32,
+    /// How long an agent session lasts without use.
+    pub agent_session_hours: u64,
+    /// Longest login field (email or password), to bound hashing work.
+    pub max_credential_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_chars: 4000,
+            max_frame_bytes: 64 * 1024,
+            ws_read_buffer_bytes: 4 * 1024,
+            ws_write_buffer_bytes: 4 * 1024,
+            hello_timeout_secs: 10,
+            history_page_size: 200,
+            agent_session_hours: 7 * 24,
+            max_credential_chars: 256,
+        }
+    }
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let from_example: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(EXAMPLE_CONFIG))
+            .extract()
+            .expect("example config parses");
+        assert_eq!(from_example.addr, Config::default().addr);
+        assert_eq!(
+            from_example.limits.max_message_chars,
+            Limits::default().max_message_chars
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let config = Config {
+            admin_password: Some(Secret::new("hunter2")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn origin_allow_list() {
+        let site = SiteConfig {
+            key: "shop".into(),
+            name: "Shop".into(),
+            allowed_origins: vec!["https://shop.example/".into()],
+        };
+        assert!(site.allows_origin(Some("https://shop.example")));
+        assert!(!site.allows_origin(Some("https://evil.example")));
+        assert!(!site.allows_origin(None));
+        assert!(SiteConfig::demo().allows_origin(None));
+    }
+}

@@ -1,0 +1,118 @@
+//! The conversation domain: the one place where a message becomes part of a conversation.
+//!
+//! Every door (visitor socket, agent API, later email and Messenger) calls [`append`]: it
+//! validates, stores durably, then publishes on the bus. Nothing is published that is not
+//! stored, and a resend of a stored message publishes nothing.
+
+use natter_protocol::{Author, Channel, ClientMessageId, ConversationId, Message};
+
+use crate::bus::{BusEvent, ConnectionId};
+use crate::clock::now_millis;
+use crate::config::Limits;
+use crate::error::StoreError;
+use crate::store::{Appended, NewMessage};
+use crate::AppState;
+
+/// Why a message was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("a message cannot be empty")]
+    Empty,
+    #[error("the message is too long ({chars} characters; the limit is {limit})")]
+    TooLong { chars: usize, limit: usize },
+    #[error("conversation not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppendError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Checks a message text against the limits. Text is kept exactly as typed.
+pub fn validate_text(text: &str, limits: &Limits) -> Result<(), AppendError> {
+    if text.trim().is_empty() {
+        return Err(AppendError::Empty);
+    }
+    let chars = text.chars().count();
+    if chars > limits.max_message_chars {
+        return Err(AppendError::TooLong {
+            chars,
+            limit: limits.max_message_chars,
+        });
+    }
+    Ok(())
+}
+
+/// A message to append, from any door.
+pub struct Incoming {
+    pub conversation_id: ConversationId,
+    pub client_id: ClientMessageId,
+    pub author: Author,
+    pub channel: Channel,
+    pub text: String,
+    /// The socket it came from, which acknowledges it itself.
+    pub origin: Option<ConnectionId>,
+}
+
+/// Validates, stores and publishes one message. Returns the stored message (the earlier copy
+/// for a resend).
+pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, AppendError> {
+    validate_text(&incoming.text, &state.config.limits)?;
+    let Appended {
+        message,
+        conversation,
+        duplicate,
+    } = state
+        .store
+        .append_message(NewMessage {
+            conversation_id: incoming.conversation_id,
+            client_id: incoming.client_id,
+            author: incoming.author,
+            channel: incoming.channel,
+            text: incoming.text,
+            now: now_millis(),
+        })
+        .await?;
+    if !duplicate {
+        state.bus.publish(BusEvent::MessageStored {
+            site: conversation.summary.site.clone(),
+            visitor_id: conversation.visitor_id,
+            conversation: conversation.summary,
+            message: message.clone(),
+            origin: incoming.origin,
+        });
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_limits_at_and_past_the_edge() {
+        let limits = Limits {
+            max_message_chars: 5,
+            ..Limits::default()
+        };
+        assert!(
+            validate_text("héllo", &limits).is_ok(),
+            "5 characters, 6 bytes: accepted"
+        );
+        assert!(matches!(
+            validate_text("hello!", &limits),
+            Err(AppendError::TooLong { chars: 6, limit: 5 })
+        ));
+        assert!(matches!(
+            validate_text(" \n ", &limits),
+            Err(AppendError::Empty)
+        ));
+    }
+}

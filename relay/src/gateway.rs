@@ -1,0 +1,379 @@
+//! The visitor socket (`GET /v1/visitor/ws`): hello, identity, history, sending, live delivery.
+//!
+//! One task per socket. It reads client frames and bus events in one `select!`, so frames it
+//! writes are always in order: an `Ack` for a message is written before any later event.
+//! Malformed frames get an error frame and the socket stays open (S4); only protocol-level
+//! failures (no hello, unknown site, wrong version) close it, with a code from
+//! `natter_protocol::close_code` that tells the widget whether to reconnect.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use natter_protocol::visitor::{ClientFrame, ServerFrame};
+use natter_protocol::{close_code, Author, Channel, ConversationId, ErrorCode, PROTOCOL_VERSION};
+
+use crate::bus::{BusEvent, BusRecvError, ConnectionId};
+use crate::clock::now_millis;
+use crate::conversations::{self, AppendError, Incoming};
+use crate::identity::VisitorId;
+use crate::AppState;
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let limits = &state.config.limits;
+    upgrade
+        .read_buffer_size(limits.ws_read_buffer_bytes)
+        .write_buffer_size(limits.ws_write_buffer_bytes)
+        .max_message_size(limits.max_frame_bytes)
+        .on_upgrade(move |socket| serve(state, origin, socket))
+}
+
+/// Who is on the other end, once they said hello.
+struct Visitor {
+    site: String,
+    id: VisitorId,
+    conversation: Option<ConversationId>,
+}
+
+async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
+    let connection = ConnectionId::next();
+    let (mut sink, mut stream) = socket.split();
+    // Subscribe before reading history, so nothing stored in between is missed; the widget
+    // drops anything it already has by message id.
+    let mut subscription = state.bus.subscribe();
+
+    let hello_timeout = Duration::from_secs(state.config.limits.hello_timeout_secs);
+    let hello = match tokio::time::timeout(hello_timeout, stream.next()).await {
+        Ok(Some(Ok(WsMessage::Text(text)))) => serde_json::from_str::<ClientFrame>(&text).ok(),
+        Ok(_) => return,
+        Err(_) => {
+            let _ = sink
+                .send(close(close_code::HELLO_TIMEOUT, "no hello in time"))
+                .await;
+            return;
+        }
+    };
+    let Some(ClientFrame::Hello {
+        v,
+        site,
+        visitor,
+        after_seq,
+    }) = hello
+    else {
+        send_error(
+            &mut sink,
+            ErrorCode::HelloRequired,
+            "the first frame must be hello",
+        )
+        .await;
+        let _ = sink
+            .send(close(close_code::HELLO_TIMEOUT, "hello required"))
+            .await;
+        return;
+    };
+    if v != PROTOCOL_VERSION {
+        send_error(
+            &mut sink,
+            ErrorCode::UpgradeRequired,
+            "this widget version is not supported",
+        )
+        .await;
+        let _ = sink
+            .send(close(close_code::UPGRADE_REQUIRED, "upgrade required"))
+            .await;
+        return;
+    }
+    let allowed = state
+        .config
+        .site(&site)
+        .is_some_and(|config| config.allows_origin(origin.as_deref()));
+    if !allowed {
+        tracing::info!(%site, ?origin, "refused widget socket: unknown site or origin");
+        send_error(
+            &mut sink,
+            ErrorCode::UnknownSite,
+            "this site is not set up for chat",
+        )
+        .await;
+        let _ = sink
+            .send(close(close_code::UNKNOWN_SITE, "unknown site"))
+            .await;
+        return;
+    }
+
+    // A missing, expired or tampered id is not an error: the visitor simply starts afresh.
+    let (visitor_id, token) = match visitor.as_deref().and_then(|token| {
+        state
+            .visitor_signer
+            .verify(&site, token)
+            .map(|id| (id, token.to_owned()))
+    }) {
+        Some(known) => known,
+        None => state.visitor_signer.issue(&site),
+    };
+    let mut visitor = Visitor {
+        site,
+        id: visitor_id,
+        conversation: None,
+    };
+    let welcome = match welcome(&state, &mut visitor, token, after_seq).await {
+        Ok(welcome) => welcome,
+        Err(error) => {
+            tracing::error!(%error, "could not load a visitor's history");
+            send_error(
+                &mut sink,
+                ErrorCode::Internal,
+                "chat is unavailable right now",
+            )
+            .await;
+            let _ = sink
+                .send(close(close_code::GOING_AWAY, "internal error"))
+                .await;
+            return;
+        }
+    };
+    if send(&mut sink, &welcome).await.is_err() {
+        return;
+    }
+
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        send_error(&mut sink, ErrorCode::BadFrame, "frames must be JSON text").await;
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                    Some(Ok(WsMessage::Close(_))) | None => break,
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "visitor socket read failed");
+                        break;
+                    }
+                };
+                if handle_frame(&state, &mut visitor, connection, &text, &mut sink).await.is_err() {
+                    break;
+                }
+            }
+            event = subscription.recv() => match event {
+                Ok(event) => {
+                    let BusEvent::MessageStored { site, visitor_id, message, origin, .. } = event.as_ref();
+                    let mine = *site == visitor.site && *visitor_id == visitor.id;
+                    if !mine || *origin == Some(connection) {
+                        continue;
+                    }
+                    visitor.conversation = Some(message.conversation_id);
+                    if send(&mut sink, &ServerFrame::Message { message: message.clone() }).await.is_err() {
+                        break;
+                    }
+                }
+                // Missed events: the widget reconnects and resumes from its highest seq.
+                Err(BusRecvError::Lagged) => {
+                    let _ = sink.send(close(close_code::GOING_AWAY, "fell behind; reconnect")).await;
+                    break;
+                }
+                Err(BusRecvError::Closed) => break,
+            },
+            _ = shutdown.changed() => {
+                let _ = sink.send(close(close_code::GOING_AWAY, "relay shutting down")).await;
+                break;
+            }
+        }
+    }
+}
+
+async fn welcome(
+    state: &AppState,
+    visitor: &mut Visitor,
+    token: String,
+    after_seq: Option<u64>,
+) -> Result<ServerFrame, crate::error::StoreError> {
+    state
+        .store
+        .touch_visitor(&visitor.site, &visitor.id, now_millis())
+        .await?;
+    let conversation = state
+        .store
+        .visitor_conversation(&visitor.site, &visitor.id)
+        .await?;
+    visitor.conversation = conversation.as_ref().map(|record| record.summary.id);
+    let page = state.config.limits.history_page_size;
+    let (messages, has_earlier) = match (&conversation, after_seq) {
+        (None, _) => (Vec::new(), false),
+        (Some(record), Some(after)) => {
+            // Resume after a gap. More than a page missing: send the newest page instead and
+            // let the widget page back, rather than an unbounded frame.
+            let missing = record.summary.message_count.saturating_sub(after);
+            if missing > u64::from(page) {
+                state.store.recent_messages(record.summary.id, page).await?
+            } else {
+                (
+                    state
+                        .store
+                        .messages_after(record.summary.id, after, page)
+                        .await?,
+                    after > 0,
+                )
+            }
+        }
+        (Some(record), None) => state.store.recent_messages(record.summary.id, page).await?,
+    };
+    Ok(ServerFrame::Welcome {
+        v: PROTOCOL_VERSION,
+        visitor: token,
+        conversation_id: visitor.conversation,
+        messages,
+        has_earlier,
+    })
+}
+
+/// Handles one text frame after hello. `Err` means the socket is gone.
+async fn handle_frame(
+    state: &AppState,
+    visitor: &mut Visitor,
+    connection: ConnectionId,
+    text: &str,
+    sink: &mut Sink,
+) -> Result<(), axum::Error> {
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(error) => {
+            send_error(
+                sink,
+                ErrorCode::BadFrame,
+                &format!("not a valid frame: {error}"),
+            )
+            .await;
+            return Ok(());
+        }
+    };
+    match frame {
+        ClientFrame::Hello { .. } => {
+            send_error(sink, ErrorCode::BadFrame, "hello was already received").await;
+            Ok(())
+        }
+        ClientFrame::Send { client_id, text } => {
+            // Validate before creating a conversation, so bad input leaves no trace.
+            if let Err(invalid) = conversations::validate_text(&text, &state.config.limits) {
+                return send_error_for(
+                    sink,
+                    ErrorCode::InvalidInput,
+                    &invalid.to_string(),
+                    client_id,
+                )
+                .await;
+            }
+            let conversation_id = match visitor.conversation {
+                Some(id) => id,
+                None => match state
+                    .store
+                    .open_visitor_conversation(&visitor.site, &visitor.id, now_millis())
+                    .await
+                {
+                    Ok(record) => {
+                        visitor.conversation = Some(record.summary.id);
+                        record.summary.id
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "could not open a conversation");
+                        return send_error_for(
+                            sink,
+                            ErrorCode::Internal,
+                            "could not store your message; it will be retried",
+                            client_id,
+                        )
+                        .await;
+                    }
+                },
+            };
+            let incoming = Incoming {
+                conversation_id,
+                client_id,
+                author: Author::Visitor,
+                channel: Channel::Chat,
+                text,
+                origin: Some(connection),
+            };
+            match conversations::append(state, incoming).await {
+                Ok(message) => send(sink, &ServerFrame::Ack { client_id, message }).await,
+                Err(AppendError::Store(error)) => {
+                    tracing::error!(%error, "could not store a visitor message");
+                    send_error_for(
+                        sink,
+                        ErrorCode::Internal,
+                        "could not store your message; it will be retried",
+                        client_id,
+                    )
+                    .await
+                }
+                Err(invalid) => {
+                    send_error_for(
+                        sink,
+                        ErrorCode::InvalidInput,
+                        &invalid.to_string(),
+                        client_id,
+                    )
+                    .await
+                }
+            }
+        }
+    }
+}
+
+async fn send(sink: &mut Sink, frame: &ServerFrame) -> Result<(), axum::Error> {
+    // Serialising our own frame types cannot fail; treat it as a closed socket if it ever does.
+    let text = serde_json::to_string(frame).map_err(axum::Error::new)?;
+    sink.send(WsMessage::Text(text.into())).await
+}
+
+async fn send_error(sink: &mut Sink, code: ErrorCode, message: &str) {
+    let _ = send(
+        sink,
+        &ServerFrame::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+        },
+    )
+    .await;
+}
+
+async fn send_error_for(
+    sink: &mut Sink,
+    code: ErrorCode,
+    message: &str,
+    client_id: natter_protocol::ClientMessageId,
+) -> Result<(), axum::Error> {
+    send(
+        sink,
+        &ServerFrame::Error {
+            code,
+            message: message.into(),
+            client_id: Some(client_id),
+        },
+    )
+    .await
+}
+
+fn close(code: u16, reason: &'static str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
