@@ -1,2 +1,67 @@
-//! placeholder
-fn main() {}
+//! `cargo xtask`: the only orchestrator. Run with `cargo xtask <command>`.
+//!
+//! - `demo [relay flags…]`: install missing tools, build the widget and console, run the relay.
+//! - `test`: install missing tools (Chromium too), run every test: unit, relay integration, and
+//!   browser end-to-end tests in headless Chromium.
+//! - `size`: release-build the front-ends and print what browsers download.
+//! - `setup`: only install the tools.
+//!
+//! Only xtask knows about Trunk, wasm-bindgen, wasm-opt, npm and the browser.
+
+mod frontends;
+mod shell;
+mod size;
+mod tools;
+
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let started = Instant::now();
+    match command.as_str() {
+        "demo" => demo(&rest),
+        "test" => {
+            test()?;
+            eprintln!("xtask test: everything passed in {:.0?}", started.elapsed());
+            Ok(())
+        }
+        "size" => {
+            tools::ensure_build_tools()?;
+            frontends::build_all()?;
+            size::report()
+        }
+        "setup" => {
+            tools::ensure_build_tools()?;
+            tools::ensure_browser()
+        }
+        _ => bail!("usage: cargo xtask demo [relay flags…] | test | size | setup"),
+    }
+}
+
+fn demo(relay_args: &[String]) -> Result<()> {
+    tools::ensure_build_tools()?;
+    frontends::build_all()?;
+    let mut command = shell::cargo();
+    command.args(["run", "--quiet", "-p", "natter-relay", "--"]).args(relay_args);
+    shell::run(&mut command)
+}
+
+fn test() -> Result<()> {
+    tools::ensure_build_tools()?;
+    tools::ensure_browser()?;
+    // Native crates: unit tests and relay integration tests.
+    shell::run(shell::cargo().args(["test", "--workspace", "--exclude", "natter-widget", "--exclude", "natter-console"]))?;
+    // The browser tests run the shipped artifacts: release front-ends, the relay binary.
+    frontends::build_all()?;
+    shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
+    shell::run(
+        shell::node()
+            .args(["--test", "--test-concurrency=1", "tests/browser/"])
+            .env("NATTER_RELAY_BIN", shell::root().join("target/debug/natter-relay"))
+            .env("NATTER_ROOT", shell::root()),
+    )
+}

@@ -1,0 +1,66 @@
+//! Installing the build and test tools, each only when missing or at the wrong version, so a
+//! warm run costs a few version checks. Everything comes from crates.io, npm or Debian: a step
+//! that downloads a binary from anywhere else fails on these machines.
+//! The recipe and its reasons are in `../shared/research/toolchain.md`.
+
+use anyhow::{Context, Result};
+
+use crate::shell::{self, command, output, run};
+
+/// Trunk 0.22 needs a newer rustc than the machines have.
+const TRUNK_VERSION: &str = "0.21.14";
+/// Must equal `wasm-bindgen` in Cargo.lock (pinned `=0.2.130` in the workspace).
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+pub fn ensure_build_tools() -> Result<()> {
+    let installed_targets = output(command("rustup").args(["target", "list", "--installed"]));
+    if !installed_targets.is_some_and(|targets| targets.lines().any(|t| t == "wasm32-unknown-unknown")) {
+        run(command("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let trunk = output(command("trunk").arg("--version"));
+    if !trunk.is_some_and(|version| version.ends_with(TRUNK_VERSION)) {
+        run(shell::cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))?;
+    }
+    let wasm_bindgen = output(command("wasm-bindgen").arg("--version"));
+    if !wasm_bindgen.is_some_and(|version| version.contains(WASM_BINDGEN_VERSION)) {
+        // Not --locked: its lockfile pins a webpki-roots version the registry no longer has.
+        run(shell::cargo().args(["install", "wasm-bindgen-cli", "--version", &format!("={WASM_BINDGEN_VERSION}")]))?;
+    }
+    ensure_npm_tools()?;
+    // Offline Trunk runs cargo offline: fetch every crate first.
+    run(shell::cargo().arg("fetch"))
+}
+
+/// wasm-opt (binaryen 132) and playwright-core, from `tools/package-lock.json`.
+fn ensure_npm_tools() -> Result<()> {
+    let root = shell::root();
+    let wasm_opt = root.join("tools/node_modules/.bin/wasm-opt");
+    let playwright = root.join("tools/node_modules/playwright-core/package.json");
+    if wasm_opt.exists() && playwright.exists() {
+        return Ok(());
+    }
+    run(command("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "tools"]))
+}
+
+/// Debian's Chromium and ChromeDriver, for the browser tests.
+pub fn ensure_browser() -> Result<()> {
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    let sudo = if output(command("id").arg("-u")).as_deref() == Some("0") { None } else { Some("sudo") };
+    let apt = |args: &[&str]| {
+        let mut apt = match sudo {
+            Some(sudo) => {
+                let mut c = command(sudo);
+                c.arg("apt-get");
+                c
+            }
+            None => command("apt-get"),
+        };
+        apt.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        apt
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    run(&mut apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]))
+        .context("installing Chromium from Debian")
+}
