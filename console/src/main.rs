@@ -1,2 +1,18 @@
-//! Placeholder; replaced by the real app.
-fn main() {}
+//! The Natter agent console: a Leptos client-side app served by the relay at `/inbox/`.
+//!
+//! The console owns its whole page, so `main` only mounts [`app::App`] on `<body>`. Module map:
+//! `api` (REST calls), `live` (agent WebSocket), `state` (inbox state and merge rules),
+//! `actions` (glue between them), `ui` (screens), `strings` (every visible text), `time`.
+
+mod actions;
+mod api;
+mod app;
+mod live;
+mod state;
+mod strings;
+mod time;
+mod ui;
+
+fn main() {
+    leptos::mount::mount_to_body(app::App);
+}

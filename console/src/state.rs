@@ -1,0 +1,294 @@
+//! The inbox's state and the rules for merging what the relay says into it.
+//!
+//! Three sources write the same data: REST answers, pushes on the agent socket and the answer
+//! to the agent's own reply. They can arrive in any order, twice, or after a gap, so the merge
+//! rules live here as pure functions over plain vectors (unit-tested natively) and the reactive
+//! [`Inbox`] only wraps them in signals:
+//! - the list is keyed by conversation id and kept sorted by `last_activity_at`, newest first;
+//! - a thread is keyed by message id and kept sorted by `seq`;
+//! - when two versions of a row disagree, the one with more messages / newer activity wins.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+use natter_protocol::agent::{ConversationSummary, Session};
+use natter_protocol::{ConversationId, Message, Seq};
+
+/// Whether `candidate` describes a state at least as recent as `current` (same conversation).
+fn is_fresher_or_equal(candidate: &ConversationSummary, current: &ConversationSummary) -> bool {
+    (candidate.message_count, candidate.last_activity_at)
+        >= (current.message_count, current.last_activity_at)
+}
+
+/// Newest activity first; ties broken by id so the order never flickers.
+fn sort_list(list: &mut [ConversationSummary]) {
+    list.sort_by(|a, b| {
+        b.last_activity_at
+            .cmp(&a.last_activity_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+}
+
+/// Inserts or replaces one row (a `ConversationUpdated` push or a fetched detail). An older
+/// version than the one already shown is ignored.
+pub fn upsert_conversation(list: &mut Vec<ConversationSummary>, row: ConversationSummary) {
+    match list.iter_mut().find(|existing| existing.id == row.id) {
+        Some(existing) => {
+            if is_fresher_or_equal(&row, existing) {
+                *existing = row;
+            }
+        }
+        None => list.push(row),
+    }
+    sort_list(list);
+}
+
+/// Merges a freshly fetched list into the shown one. The fetched list is the truth, except
+/// that a row pushed while the request was in flight may be fresher than the snapshot: such a
+/// row wins, and a row missing from the snapshot is kept only if it is newer than everything in
+/// it (it was created after the snapshot; otherwise it was deleted).
+pub fn merge_list(
+    current: &[ConversationSummary],
+    fetched: Vec<ConversationSummary>,
+) -> Vec<ConversationSummary> {
+    let newest_fetched = fetched.iter().map(|c| c.last_activity_at).max();
+    let mut merged = fetched;
+    for row in current {
+        match merged.iter_mut().find(|f| f.id == row.id) {
+            Some(fetched_row) => {
+                if !is_fresher_or_equal(fetched_row, row) {
+                    *fetched_row = row.clone();
+                }
+            }
+            None => {
+                if newest_fetched.is_none_or(|newest| row.last_activity_at > newest) {
+                    merged.push(row.clone());
+                }
+            }
+        }
+    }
+    sort_list(&mut merged);
+    merged
+}
+
+/// Updates a row from a message it did not know about yet, so the list moves even if the
+/// relay's `ConversationUpdated` is late. Returns whether anything changed.
+pub fn bump_for_message(list: &mut [ConversationSummary], message: &Message) -> bool {
+    let Some(row) = list.iter_mut().find(|c| c.id == message.conversation_id) else {
+        return false;
+    };
+    if message.seq <= row.message_count {
+        return false;
+    }
+    row.message_count = message.seq;
+    row.last_activity_at = row.last_activity_at.max(message.sent_at);
+    row.last_message_preview = Some(message.text.clone());
+    sort_list(list);
+    true
+}
+
+/// What happened when a message was offered to a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// New, and directly after what was there.
+    Appended,
+    /// Already there (same message id): nothing changed.
+    Duplicate,
+    /// New, but messages before it are missing: the thread should be fetched again.
+    AfterGap,
+}
+
+/// Adds one message to a thread, deduplicated by id and kept in `seq` order.
+pub fn insert_message(thread: &mut Vec<Message>, message: Message) -> Inserted {
+    if thread.iter().any(|m| m.id == message.id) {
+        return Inserted::Duplicate;
+    }
+    let last_seq: Seq = thread.iter().map(|m| m.seq).max().unwrap_or(0);
+    let gap = message.seq > last_seq + 1;
+    thread.push(message);
+    thread.sort_by_key(|m| m.seq);
+    if gap {
+        Inserted::AfterGap
+    } else {
+        Inserted::Appended
+    }
+}
+
+/// Merges a fetched thread with what is shown: the union by message id, in `seq` order. Keeps
+/// a message pushed while the fetch was in flight.
+pub fn merge_thread(current: &[Message], fetched: Vec<Message>) -> Vec<Message> {
+    let mut merged = fetched;
+    for message in current {
+        if !merged.iter().any(|m| m.id == message.id) {
+            merged.push(message.clone());
+        }
+    }
+    merged.sort_by_key(|m| m.seq);
+    merged
+}
+
+/// The state of the live connection, shown in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveStatus {
+    Connecting,
+    Connected,
+    Reconnecting,
+    /// The relay closed with a terminal code; only a reload can help.
+    Stopped,
+}
+
+/// The messages of the open conversation. `conversation` says which one they belong to, so a
+/// late answer for a conversation the agent already left is recognised and dropped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Thread {
+    pub conversation: Option<ConversationId>,
+    pub messages: Vec<Message>,
+    pub loading: bool,
+    pub error: Option<String>,
+}
+
+/// Everything the inbox screen shows, as signals. `Copy`, so views and async tasks capture it
+/// freely; it lives as long as the inbox screen.
+#[derive(Clone, Copy)]
+pub struct Inbox {
+    pub session: Signal<Session>,
+    pub conversations: RwSignal<Vec<ConversationSummary>>,
+    /// Whether the list was fetched once (to tell "loading" from "empty").
+    pub list_loaded: RwSignal<bool>,
+    pub list_error: RwSignal<Option<String>>,
+    pub selected: RwSignal<Option<ConversationId>>,
+    pub thread: RwSignal<Thread>,
+    pub live: RwSignal<LiveStatus>,
+    /// Unsent text per conversation, so switching conversations loses no typing.
+    pub drafts: StoredValue<HashMap<ConversationId, String>>,
+    /// A clock for relative times; ticks while the screen is open.
+    pub now: RwSignal<natter_protocol::UnixMillis>,
+}
+
+impl Inbox {
+    pub fn new(session: Session) -> Self {
+        Self {
+            session: Signal::stored(session),
+            conversations: RwSignal::new(Vec::new()),
+            list_loaded: RwSignal::new(false),
+            list_error: RwSignal::new(None),
+            selected: RwSignal::new(None),
+            thread: RwSignal::new(Thread::default()),
+            live: RwSignal::new(LiveStatus::Connecting),
+            drafts: StoredValue::new(HashMap::new()),
+            now: RwSignal::new(crate::time::now()),
+        }
+    }
+
+    /// The row of a conversation, if it is in the list.
+    pub fn summary(&self, id: ConversationId) -> Option<ConversationSummary> {
+        self.conversations
+            .with(|list| list.iter().find(|c| c.id == id).cloned())
+    }
+
+    /// Applies a message from any source (push or the answer to our own reply). Returns whether
+    /// the open thread has a gap and must be fetched again.
+    pub fn add_message(&self, message: Message) -> bool {
+        self.conversations
+            .try_update(|list| _ = bump_for_message(list, &message));
+        let mut gap = false;
+        self.thread.try_update(|thread| {
+            if thread.conversation == Some(message.conversation_id) {
+                let inserted = insert_message(&mut thread.messages, message);
+                // While the first fetch is running, "missing" messages are simply not here yet.
+                gap = inserted == Inserted::AfterGap && !thread.loading;
+            }
+        });
+        gap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_protocol::{Author, Channel, ClientMessageId, MessageId};
+    use uuid::Uuid;
+
+    fn row(n: u128, activity: i64, count: u64) -> ConversationSummary {
+        ConversationSummary {
+            id: ConversationId(Uuid::from_u128(n)),
+            site: "demo".into(),
+            visitor_label: format!("Visitor {n}"),
+            last_message_preview: None,
+            last_activity_at: activity,
+            message_count: count,
+            created_at: 0,
+        }
+    }
+
+    fn message(n: u128, seq: Seq) -> Message {
+        Message {
+            id: MessageId(Uuid::from_u128(n)),
+            conversation_id: ConversationId(Uuid::from_u128(1)),
+            seq,
+            client_id: ClientMessageId(Uuid::from_u128(n)),
+            author: Author::Visitor,
+            channel: Channel::Chat,
+            text: format!("m{n}"),
+            sent_at: seq as i64,
+        }
+    }
+
+    fn ids(list: &[ConversationSummary]) -> Vec<u128> {
+        list.iter().map(|c| c.id.0.as_u128()).collect()
+    }
+
+    #[test]
+    fn upsert_keeps_newest_first_and_ignores_stale_rows() {
+        let mut list = vec![row(1, 10, 1), row(2, 5, 1)];
+        upsert_conversation(&mut list, row(2, 20, 2));
+        assert_eq!(ids(&list), [2, 1]);
+        upsert_conversation(&mut list, row(3, 15, 1));
+        assert_eq!(ids(&list), [2, 3, 1]);
+        upsert_conversation(&mut list, row(2, 5, 1));
+        assert_eq!(list[0].message_count, 2, "a stale push must not win");
+    }
+
+    #[test]
+    fn merge_list_keeps_rows_pushed_during_the_fetch() {
+        let current = vec![row(3, 30, 1), row(1, 12, 2), row(9, 1, 1)];
+        let fetched = vec![row(2, 20, 1), row(1, 10, 1)];
+        let merged = merge_list(&current, fetched);
+        // 3 is newer than the snapshot (kept); 9 is older (deleted); 1 keeps the fresher row.
+        assert_eq!(ids(&merged), [3, 2, 1]);
+        assert_eq!(merged[2].message_count, 2);
+    }
+
+    #[test]
+    fn messages_dedupe_by_id_and_report_gaps() {
+        let mut thread = vec![message(1, 1)];
+        assert_eq!(
+            insert_message(&mut thread, message(2, 2)),
+            Inserted::Appended
+        );
+        assert_eq!(
+            insert_message(&mut thread, message(2, 2)),
+            Inserted::Duplicate
+        );
+        assert_eq!(
+            insert_message(&mut thread, message(5, 5)),
+            Inserted::AfterGap
+        );
+        assert_eq!(thread.len(), 3);
+    }
+
+    #[test]
+    fn merge_thread_is_a_union_in_seq_order() {
+        let merged = merge_thread(&[message(3, 3)], vec![message(1, 1), message(2, 2)]);
+        let seqs: Vec<Seq> = merged.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_message_bumps_its_row() {
+        let mut list = vec![row(2, 20, 1), row(1, 0, 0)];
+        assert!(bump_for_message(&mut list, &message(7, 1)));
+        assert_eq!(list[1].last_message_preview.as_deref(), Some("m7"));
+        assert!(!bump_for_message(&mut list, &message(7, 1)));
+    }
+}

@@ -1,0 +1,7 @@
+//! The console's screens and panes. Each file owns one part of the page; state and network
+//! live outside (`state`, `actions`), so these files are only markup and event wiring.
+
+pub mod inbox;
+pub mod list;
+pub mod login;
+pub mod thread;
