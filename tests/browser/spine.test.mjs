@@ -32,7 +32,7 @@ test('the loader draws the launcher at once and fetches the app only on intent',
   });
 
   await page.goto(`${relay.url}/`, { waitUntil: 'networkidle' });
-  const launcher = page.getByRole('button', { name: 'Open chat' });
+  const launcher = page.getByRole('button', { name: 'Open chat', exact: true });
   await launcher.waitFor();
   assert.equal(await launcher.getAttribute('aria-expanded'), 'false');
   assert.deepEqual(wasmRequests, [], 'no WASM before intent');
@@ -58,11 +58,11 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
   await visitor.goto(`${relay.url}/`);
 
   // 1. The visitor opens the widget and writes.
-  await visitor.getByRole('button', { name: 'Open chat' }).click();
+  await visitor.getByRole('button', { name: 'Open chat', exact: true }).click();
   const chat = visitor.getByRole('dialog', { name: 'Chat' });
   await chat.waitFor();
-  assert.equal(await visitor.getByRole('button', { name: 'Close chat' }).getAttribute('aria-expanded'), 'true');
-  const composer = chat.getByLabel('Message');
+  assert.equal(await visitor.getByRole('button', { name: 'Close chat', exact: true }).getAttribute('aria-expanded'), 'true');
+  const composer = chat.getByRole('textbox', { name: 'Message', exact: true });
   await composer.fill('Hello! Do you ship to Lyon?');
   await composer.press('Enter');
   const visitorLog = chat.getByRole('log', { name: 'Messages' });
@@ -81,7 +81,7 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
   await row.click();
   const agentLog = agent.getByRole('log', { name: 'Messages' });
   await agentLog.getByText('Hello! Do you ship to Lyon?').waitFor();
-  const reply = agent.getByLabel('Reply');
+  const reply = agent.getByRole('textbox', { name: 'Reply', exact: true });
   await reply.fill('Yes, we ship to all of France.');
   await reply.press('Enter');
   await agentLog.getByText('Yes, we ship to all of France.').waitFor();
@@ -110,7 +110,7 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
 
   // Reload: the whole thread is back.
   await visitor.reload();
-  await visitor.getByRole('button', { name: 'Open chat' }).click();
+  await visitor.getByRole('button', { name: 'Open chat', exact: true }).click();
   for (const text of ['Hello! Do you ship to Lyon?', 'Yes, we ship to all of France.', 'Great, thanks!']) {
     await visitorLog.getByText(text).waitFor();
   }
@@ -125,7 +125,7 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
   const stranger = await strangerContext.newPage();
   const strangerErrors = watchErrors(stranger);
   await stranger.goto(`${relay.url}/`);
-  await stranger.getByRole('button', { name: 'Open chat' }).click();
+  await stranger.getByRole('button', { name: 'Open chat', exact: true }).click();
   const strangerChat = stranger.getByRole('dialog', { name: 'Chat' });
   await strangerChat.getByText('Ask us anything').waitFor();
   assert.equal(await strangerChat.getByText('Do you ship to Lyon?').count(), 0, 'no one else\'s history');

@@ -90,8 +90,8 @@ export async function screenshot(page, name) {
 /** Logs an agent into the console at /inbox/. */
 export async function loginToConsole(page, url, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
   await page.goto(`${url}/inbox/`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('textbox', { name: 'Email', exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await page.getByRole('navigation', { name: 'Conversations' }).waitFor();
 }

@@ -1,0 +1,58 @@
+//! The panel's CSS, injected as a `<style>` inside the app root.
+//!
+//! The widget lives in the loader's shadow root, so these rules cannot leak into the host page
+//! and host rules cannot reach in; no class prefixes are needed. The launcher's own CSS lives in
+//! the loader because it must be drawn before this app loads. `--accent` is the site colour
+//! (W13 will set it per site). Colours meet WCAG AA: text ≥ 4.5:1, control borders ≥ 3:1.
+
+pub const CSS: &str = r#"
+.natter-app{--accent:#1d4ed8;--on-accent:#fff;--text:#111827;--muted:#4b5563;--line:#e5e7eb;
+  font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--text)}
+[hidden]{display:none!important}
+*,*::before,*::after{box-sizing:border-box}
+.panel{position:fixed;right:20px;bottom:92px;z-index:2147483001;display:flex;flex-direction:column;
+  width:370px;height:560px;max-width:calc(100vw - 40px);max-height:calc(100vh - 112px);overflow:hidden;
+  background:#fff;border-radius:16px;box-shadow:0 12px 48px rgba(15,23,42,.22),0 2px 8px rgba(15,23,42,.08);
+  animation:natter-in .18s ease-out}
+@keyframes natter-in{from{opacity:0;transform:translateY(12px)}}
+.header{display:flex;align-items:center;gap:8px;padding:14px 10px 14px 20px;background:var(--accent);color:var(--on-accent)}
+.title{flex:1;margin:0;font-size:17px;font-weight:600;line-height:1.3}
+.icon-button{display:grid;place-items:center;width:36px;height:36px;padding:0;border:0;border-radius:10px;
+  background:transparent;color:inherit;cursor:pointer}
+.icon-button:hover{background:rgba(255,255,255,.16)}
+.icon-button:focus-visible{outline:2px solid var(--on-accent);outline-offset:1px}
+.icon-button svg{width:22px;height:22px}
+.status,.alert{margin:0;padding:8px 20px;font-size:13px}
+.status{background:#fef3c7;color:#78350f}
+.alert{background:#fee2e2;color:#991b1b}
+.status:empty,.alert:empty{display:none}
+.body{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:16px;background:#f8fafc}
+.empty{margin:24px auto;max-width:260px;color:var(--muted);text-align:center}
+.log{display:flex;flex-direction:column;gap:10px;margin:0;padding:0;list-style:none}
+.msg{display:flex;flex-direction:column;max-width:82%}
+.msg.mine{align-self:flex-end;align-items:flex-end}
+.msg.theirs{align-self:flex-start;align-items:flex-start}
+.author{margin:0 0 2px 4px;font-size:12px;font-weight:600;color:var(--muted)}
+.bubble{padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere}
+.mine .bubble{background:var(--accent);color:var(--on-accent);border-bottom-right-radius:4px}
+.theirs .bubble{background:#fff;color:var(--text);border:1px solid var(--line);border-bottom-left-radius:4px}
+.failed .bubble{background:#fff;color:var(--text);border:1px dashed #b91c1c}
+.meta{margin:3px 4px 0;font-size:12px;color:var(--muted)}
+.failed .meta{color:#b91c1c}
+.retry{margin-left:2px;padding:0;border:0;background:none;color:var(--accent);font:inherit;font-weight:600;
+  text-decoration:underline;cursor:pointer}
+.retry:focus-visible{outline:2px solid var(--accent);outline-offset:2px;border-radius:2px}
+.composer{display:flex;align-items:flex-end;gap:8px;padding:12px;border-top:1px solid var(--line);background:#fff}
+.input{flex:1;min-height:44px;max-height:120px;padding:11px 12px;border:1px solid #6b7280;border-radius:12px;
+  background:#fff;color:var(--text);font:inherit;resize:none;field-sizing:content}
+.input::placeholder{color:#6b7280}
+.input:focus-visible{outline:2px solid var(--accent);outline-offset:1px;border-color:var(--accent)}
+.send{height:44px;padding:0 16px;border:0;border-radius:12px;background:var(--accent);color:var(--on-accent);
+  font:inherit;font-weight:600;cursor:pointer}
+.send:hover{filter:brightness(1.1)}
+.send:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
+.sr-only{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
+@media (max-width:480px){.panel{inset:0;width:auto;height:auto;max-width:none;max-height:none;border-radius:0}
+  .input{font-size:16px}}
+@media (prefers-reduced-motion:reduce){.panel{animation:none}.body{scroll-behavior:auto}}
+"#;
