@@ -90,6 +90,8 @@ pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
             get(|| async { page(natter_demo_site::LOGGED_IN_SITE) }),
         )
         .route("/inbox", get(|| async { Redirect::permanent("/inbox/") }))
+        // Browsers ask every origin for a favicon; answer without a 404 in every console.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(widget)
         .merge(console)
         .layer(axum::middleware::map_response(console_cache_headers))

@@ -18,6 +18,21 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../natter.example.toml");
 /// The site key of the demo site that exists when no site is configured (R7).
 pub const DEMO_SITE_KEY: &str = "demo";
 
+/// The keys of [`Config`], for picking them out of the environment.
+const TOP_LEVEL_KEYS: [&str; 11] = [
+    "addr",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "secret",
+    "admin_email",
+    "admin_password",
+    "secure_cookies",
+    "assets",
+    "sites",
+    "limits",
+];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -65,7 +80,17 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("NATTER_").split("__"))
+            .merge(Env::prefixed("NATTER_").split("__").filter(|key| {
+                // Other NATTER_ variables (NATTER_CONFIG, tooling) are not config keys;
+                // unknown keys in the file are still refused.
+                let top = key
+                    .as_str()
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                TOP_LEVEL_KEYS.contains(&top.as_str())
+            }))
             .extract()
             .map_err(|error| ConfigError(error.to_string()))
     }
@@ -203,6 +228,8 @@ impl fmt::Debug for Secret {
 }
 
 #[cfg(test)]
+// figment's Jail API returns its own (large) error type; not ours to box.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -217,6 +244,49 @@ mod tests {
             from_example.limits.max_message_chars,
             Limits::default().max_message_chars
         );
+    }
+
+    #[test]
+    fn every_top_level_key_is_listed_for_the_environment() {
+        let json = serde_json::to_value(Config::default()).expect("config serialises");
+        let keys: Vec<_> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect();
+        for key in &keys {
+            assert!(
+                TOP_LEVEL_KEYS.contains(&key.as_str()),
+                "{key} missing from TOP_LEVEL_KEYS"
+            );
+        }
+        assert_eq!(keys.len(), TOP_LEVEL_KEYS.len());
+    }
+
+    #[test]
+    fn the_environment_overrides_and_foreign_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("NATTER_ADMIN_PASSWORD", "from-env");
+            jail.set_env("NATTER_LIMITS__MAX_MESSAGE_CHARS", "12");
+            jail.set_env("NATTER_RELAY_BIN", "/not/a/config/key");
+            let config = Config::load(Path::new("missing.toml")).expect("loads");
+            assert_eq!(
+                config.admin_password.as_ref().map(Secret::expose),
+                Some("from-env")
+            );
+            assert_eq!(config.limits.max_message_chars, 12);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("natter.toml", "adress = \"127.0.0.1:1\"")?;
+            assert!(Config::load(Path::new("natter.toml")).is_err());
+            Ok(())
+        });
     }
 
     #[test]

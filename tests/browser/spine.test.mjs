@@ -73,8 +73,9 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
   // 2. An agent logs in, finds the conversation at the top of the list, opens it, replies.
   const agentContext = await browser.newContext();
   const agent = await agentContext.newPage();
-  const agentErrors = watchErrors(agent);
   await loginToConsole(agent, relay.url);
+  // Before login the console's GET /v1/agent/me answers 401 by design; watch from here on.
+  const agentErrors = watchErrors(agent);
   const list = agent.getByRole('navigation', { name: 'Conversations' });
   const row = list.getByRole('button').filter({ hasText: 'Do you ship to Lyon?' });
   await row.waitFor();

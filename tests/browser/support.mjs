@@ -54,22 +54,16 @@ export async function startRelay() {
 }
 
 /** Headless Chromium from Debian, with the flags this closed network needs. */
+// playwright's launch() gives every browser a fresh, temporary profile (it refuses an explicit
+// --user-data-dir), which is what a clean run needs.
 export async function launchBrowser() {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'natter-chromium-'));
-  const browser = await chromium.launch({
+  return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${userDataDir}`,
     ],
   });
-  const close = browser.close.bind(browser);
-  browser.close = async () => {
-    await close();
-    rmSync(userDataDir, { recursive: true, force: true });
-  };
-  return browser;
 }
 
 /** Collects console errors and uncaught exceptions of a page, to assert there were none. */
@@ -79,6 +73,10 @@ export function watchErrors(page) {
     if (message.type() === 'error') errors.push(message.text());
   });
   page.on('pageerror', (error) => errors.push(String(error)));
+  // The console only says "failed to load resource"; record which one.
+  page.on('response', (response) => {
+    if (response.status() >= 400) errors.push(`HTTP ${response.status()} ${response.url()}`);
+  });
   return errors;
 }
 

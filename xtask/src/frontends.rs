@@ -14,7 +14,15 @@ pub const FRONTENDS: [(&str, &str, &str); 2] = [
 pub fn build_all() -> Result<()> {
     for (html, dist, public_url) in FRONTENDS {
         run(command("trunk")
-            .args(["build", html, "--release", "--dist", dist, "--public-url", public_url])
+            .args([
+                "build",
+                html,
+                "--release",
+                "--dist",
+                dist,
+                "--public-url",
+                public_url,
+            ])
             .env("TRUNK_OFFLINE", "true"))?;
     }
     Ok(())

@@ -46,7 +46,9 @@ fn demo(relay_args: &[String]) -> Result<()> {
     tools::ensure_build_tools()?;
     frontends::build_all()?;
     let mut command = shell::cargo();
-    command.args(["run", "--quiet", "-p", "natter-relay", "--"]).args(relay_args);
+    command
+        .args(["run", "--quiet", "-p", "natter-relay", "--"])
+        .args(relay_args);
     shell::run(&mut command)
 }
 
@@ -54,14 +56,24 @@ fn test() -> Result<()> {
     tools::ensure_build_tools()?;
     tools::ensure_browser()?;
     // Native crates: unit tests and relay integration tests.
-    shell::run(shell::cargo().args(["test", "--workspace", "--exclude", "natter-widget", "--exclude", "natter-console"]))?;
+    shell::run(shell::cargo().args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "natter-widget",
+        "--exclude",
+        "natter-console",
+    ]))?;
     // The browser tests run the shipped artifacts: release front-ends, the relay binary.
     frontends::build_all()?;
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
     shell::run(
         shell::node()
             .args(["--test", "--test-concurrency=1", "tests/browser/"])
-            .env("NATTER_RELAY_BIN", shell::root().join("target/debug/natter-relay"))
+            .env(
+                "NATTER_RELAY_BIN",
+                shell::root().join("target/debug/natter-relay"),
+            )
             .env("NATTER_ROOT", shell::root()),
     )
 }

@@ -8,15 +8,19 @@ use anyhow::{bail, Context, Result};
 /// The workspace root (xtask lives one level below it).
 pub fn root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
 }
 
 /// `PATH` with cargo's bin directory (Trunk, wasm-bindgen) and the npm tools (wasm-opt) first.
 pub fn tool_path() -> std::ffi::OsString {
     let mut paths = vec![root().join("tools/node_modules/.bin")];
-    if let Some(home) = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo"))
-    }) {
+    if let Some(home) = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+    {
         paths.push(home.join("bin"));
     }
     if let Some(existing) = std::env::var_os("PATH") {
@@ -44,7 +48,9 @@ pub fn node() -> Command {
 /// Runs a command, failing with its command line when it fails.
 pub fn run(command: &mut Command) -> Result<()> {
     eprintln!("xtask: {command:?}");
-    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed: {status}");
     }
@@ -54,5 +60,8 @@ pub fn run(command: &mut Command) -> Result<()> {
 /// The trimmed standard output of a command, or `None` if it cannot run or fails.
 pub fn output(command: &mut Command) -> Option<String> {
     let output = command.output().ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }

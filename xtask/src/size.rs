@@ -27,7 +27,12 @@ pub fn report() -> Result<()> {
     for (name, bytes) in &app {
         app_gzip += print_row(&format!("widget {name}"), bytes)?;
     }
-    println!("{:<44} {:>10} {:>10}", "widget app total (on intent)", app.iter().map(|(_, b)| b.len()).sum::<usize>(), app_gzip);
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "widget app total (on intent)",
+        app.iter().map(|(_, b)| b.len()).sum::<usize>(),
+        app_gzip
+    );
     let console_assets = pick(&console, "", &[".js", ".wasm", ".css"])?;
     for (name, bytes) in &console_assets {
         print_row(&format!("console {name}"), bytes)?;
@@ -54,7 +59,10 @@ fn pick(dir: &Path, prefix: &str, suffixes: &[&str]) -> Result<Vec<(String, Vec<
     for entry in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(prefix) && suffixes.iter().any(|suffix| name.ends_with(suffix)) && name != "natter.js" {
+        if name.starts_with(prefix)
+            && suffixes.iter().any(|suffix| name.ends_with(suffix))
+            && name != "natter.js"
+        {
             found.push((name, std::fs::read(entry.path())?));
         }
     }

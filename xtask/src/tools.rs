@@ -14,7 +14,9 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 
 pub fn ensure_build_tools() -> Result<()> {
     let installed_targets = output(command("rustup").args(["target", "list", "--installed"]));
-    if !installed_targets.is_some_and(|targets| targets.lines().any(|t| t == "wasm32-unknown-unknown")) {
+    if !installed_targets
+        .is_some_and(|targets| targets.lines().any(|t| t == "wasm32-unknown-unknown"))
+    {
         run(command("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
     let trunk = output(command("trunk").arg("--version"));
@@ -24,7 +26,12 @@ pub fn ensure_build_tools() -> Result<()> {
     let wasm_bindgen = output(command("wasm-bindgen").arg("--version"));
     if !wasm_bindgen.is_some_and(|version| version.contains(WASM_BINDGEN_VERSION)) {
         // Not --locked: its lockfile pins a webpki-roots version the registry no longer has.
-        run(shell::cargo().args(["install", "wasm-bindgen-cli", "--version", &format!("={WASM_BINDGEN_VERSION}")]))?;
+        run(shell::cargo().args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &format!("={WASM_BINDGEN_VERSION}"),
+        ]))?;
     }
     ensure_npm_tools()?;
     // Offline Trunk runs cargo offline: fetch every crate first.
@@ -47,7 +54,11 @@ pub fn ensure_browser() -> Result<()> {
     if std::path::Path::new("/usr/bin/chromium").exists() {
         return Ok(());
     }
-    let sudo = if output(command("id").arg("-u")).as_deref() == Some("0") { None } else { Some("sudo") };
+    let sudo = if output(command("id").arg("-u")).as_deref() == Some("0") {
+        None
+    } else {
+        Some("sudo")
+    };
     let apt = |args: &[&str]| {
         let mut apt = match sudo {
             Some(sudo) => {
@@ -61,6 +72,12 @@ pub fn ensure_browser() -> Result<()> {
         apt
     };
     run(&mut apt(&["update", "-qq"]))?;
-    run(&mut apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]))
-        .context("installing Chromium from Debian")
+    run(&mut apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "chromium",
+        "chromium-driver",
+    ]))
+    .context("installing Chromium from Debian")
 }
