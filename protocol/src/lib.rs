@@ -107,6 +107,9 @@ pub enum ErrorCode {
     UpgradeRequired,
     /// The site key is unknown or the page's origin is not allowed for it. Terminal.
     UnknownSite,
+    /// An identity token was refused: expired, not signed with this site's secret, malformed,
+    /// or valid for too long. The chat goes on anonymously.
+    InvalidIdentity,
     /// The client must say `hello` before anything else.
     HelloRequired,
     /// Not logged in, or the session expired.

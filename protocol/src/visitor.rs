@@ -35,6 +35,34 @@ pub enum ClientFrame {
         client_id: ClientMessageId,
         text: String,
     },
+    /// `natter('identify', …)` from the host page (S2). With a `token` (an HS256 JWT the host's
+    /// server signed with the site's identity secret, claims `email`, optional `name`, `exp`)
+    /// the visitor is linked to the verified contact and sees that contact's history on any
+    /// device. Without a token the details are stored as unverified, on this visitor only.
+    Identify {
+        email: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+        #[serde(default)]
+        company: Option<String>,
+        #[serde(default)]
+        token: Option<String>,
+    },
+    /// `natter('reset')` (logout): the relay unlinks this visitor id from its contact, so the
+    /// old cookie no longer opens the contact's history. The widget then drops its cookie and
+    /// reconnects as a new visitor.
+    Forget,
+}
+
+/// Per-site widget behaviour, from the relay's site configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetSettings {
+    /// Consent mode (W14): write no cookie or storage until the visitor interacts with the
+    /// widget or the host calls `natter('consent', true)`.
+    #[serde(default)]
+    pub consent_required: bool,
 }
 
 /// Relay → widget.
@@ -55,12 +83,20 @@ pub enum ServerFrame {
         /// Whether older messages exist than the first one in `messages`.
         #[serde(default)]
         has_earlier: bool,
+        /// How the site wants the widget to behave.
+        #[serde(default)]
+        settings: WidgetSettings,
     },
     /// The message with this `client_id` is stored durably (R2).
     Ack {
         client_id: ClientMessageId,
         message: Message,
     },
+    /// The answer to `identify`: what the relay now knows about the visitor. When the thread
+    /// to show changed (a verified contact with history elsewhere), a `welcome` follows.
+    Identified { email: String, verified: bool },
+    /// The answer to `forget`: the visitor id is no longer linked to anyone.
+    Forgotten,
     /// A message the widget did not send on this socket: an agent's reply, or the visitor's own
     /// message sent from another tab.
     Message { message: Message },
@@ -131,6 +167,36 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"type":"error","code":"invalid_input","message":"too long","client_id":null})
+        );
+    }
+
+    #[test]
+    fn identify_golden_json() {
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"identify","email":"ada@example.com","token":"a.b.c"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Identify {
+                email: "ada@example.com".into(),
+                name: None,
+                phone: None,
+                company: None,
+                token: Some("a.b.c".into()),
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(ServerFrame::Identified {
+                email: "ada@example.com".into(),
+                verified: true
+            })
+            .unwrap(),
+            serde_json::json!({"type":"identified","email":"ada@example.com","verified":true})
+        );
+        assert_eq!(
+            serde_json::to_string(&ClientFrame::Forget).unwrap(),
+            r#"{"type":"forget"}"#
         );
     }
 

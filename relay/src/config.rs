@@ -18,6 +18,9 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../natter.example.toml");
 /// The site key of the demo site that exists when no site is configured (R7).
 pub const DEMO_SITE_KEY: &str = "demo";
 
+/// The demo site's identity secret. Known to everyone: never use it for a real site.
+pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
+
 /// The keys of [`Config`], for picking them out of the environment.
 const TOP_LEVEL_KEYS: [&str; 11] = [
     "addr",
@@ -141,6 +144,14 @@ pub struct SiteConfig {
     /// `*` allows any origin; only sensible for the demo.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The secret the site's server signs identity tokens with (HS256, S2). Without one,
+    /// `identify` with a token is refused and only unverified emails are stored.
+    #[serde(default)]
+    pub identity_secret: Option<Secret>,
+    /// Consent mode (W14): the widget writes no cookie or storage before the visitor
+    /// interacts with it or the host calls `natter('consent', true)`.
+    #[serde(default)]
+    pub consent_required: bool,
 }
 
 impl SiteConfig {
@@ -149,6 +160,10 @@ impl SiteConfig {
             key: DEMO_SITE_KEY.into(),
             name: "Demo site".into(),
             allowed_origins: vec!["*".into()],
+            // Public on purpose: the demo's logged-in page signs tokens with it. Real sites
+            // set their own secret and keep it on their server.
+            identity_secret: Some(Secret::new(DEMO_IDENTITY_SECRET)),
+            consent_required: false,
         }
     }
 
@@ -189,6 +204,13 @@ pub struct Limits {
     pub agent_session_hours: u64,
     /// Longest login field (email or password), to bound hashing work.
     pub max_credential_chars: usize,
+    /// Longest contact field (email, name, phone, company) a visitor or host may set.
+    pub max_contact_field_chars: usize,
+    /// Identity tokens must expire within this many seconds of now: "short-lived" (S2), so
+    /// a leaked token is useless soon.
+    pub identity_token_max_lifetime_secs: u64,
+    /// Clock skew tolerated when checking an identity token's `exp`.
+    pub identity_token_leeway_secs: u64,
 }
 
 impl Default for Limits {
@@ -202,6 +224,9 @@ impl Default for Limits {
             history_page_size: 200,
             agent_session_hours: 7 * 24,
             max_credential_chars: 256,
+            max_contact_field_chars: 254,
+            identity_token_max_lifetime_secs: 3600,
+            identity_token_leeway_secs: 30,
         }
     }
 }
@@ -304,6 +329,8 @@ mod tests {
             key: "shop".into(),
             name: "Shop".into(),
             allowed_origins: vec!["https://shop.example/".into()],
+            identity_secret: None,
+            consent_required: false,
         };
         assert!(site.allows_origin(Some("https://shop.example")));
         assert!(!site.allows_origin(Some("https://evil.example")));

@@ -14,12 +14,14 @@ use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use natter_protocol::visitor::{ClientFrame, ServerFrame};
+use natter_protocol::visitor::{ClientFrame, ServerFrame, WidgetSettings};
 use natter_protocol::{close_code, Author, Channel, ConversationId, ErrorCode, PROTOCOL_VERSION};
 
 use crate::bus::{BusEvent, BusRecvError, ConnectionId};
 use crate::clock::now_millis;
+use crate::contacts::{self, ContactDetails};
 use crate::conversations::{self, AppendError, Incoming};
+use crate::error::StoreError;
 use crate::identity::VisitorId;
 use crate::AppState;
 
@@ -46,6 +48,8 @@ pub async fn upgrade(
 struct Visitor {
     site: String,
     id: VisitorId,
+    /// The signed id as the widget holds it (echoed in every welcome).
+    token: String,
     conversation: Option<ConversationId>,
 }
 
@@ -115,23 +119,22 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
         return;
     }
 
-    // A missing, expired or tampered id is not an error: the visitor simply starts afresh.
-    let (visitor_id, token) = match visitor.as_deref().and_then(|token| {
-        state
-            .visitor_signer
-            .verify(&site, token)
-            .map(|id| (id, token.to_owned()))
-    }) {
-        Some(known) => known,
-        None => state.visitor_signer.issue(&site),
+    let resolved = match resolve_visitor(&state, &site, visitor.as_deref()).await {
+        Ok((id, token)) => {
+            let mut visitor = Visitor {
+                site,
+                id,
+                token,
+                conversation: None,
+            };
+            welcome(&state, &mut visitor, after_seq)
+                .await
+                .map(|frame| (visitor, frame))
+        }
+        Err(error) => Err(error),
     };
-    let mut visitor = Visitor {
-        site,
-        id: visitor_id,
-        conversation: None,
-    };
-    let welcome = match welcome(&state, &mut visitor, token, after_seq).await {
-        Ok(welcome) => welcome,
+    let (mut visitor, welcome) = match resolved {
+        Ok(resolved) => resolved,
         Err(error) => {
             tracing::error!(%error, "could not load a visitor's history");
             send_error(
@@ -174,7 +177,10 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
             event = subscription.recv() => match event {
                 Ok(event) => {
                     let BusEvent::MessageStored { site, visitor_id, message, origin, .. } = event.as_ref();
-                    let mine = *site == visitor.site && *visitor_id == visitor.id;
+                    // This visitor's conversation (possibly started on another device of the
+                    // same verified contact), or the first one another tab just started.
+                    let mine = visitor.conversation == Some(message.conversation_id)
+                        || (*site == visitor.site && *visitor_id == visitor.id);
                     if !mine || *origin == Some(connection) {
                         continue;
                     }
@@ -198,16 +204,30 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
     }
 }
 
+/// The visitor a hello names, or a fresh one. A missing, tampered or foreign id, or one that
+/// was forgotten at logout, is not an error: the visitor simply starts afresh.
+async fn resolve_visitor(
+    state: &AppState,
+    site: &str,
+    token: Option<&str>,
+) -> Result<(VisitorId, String), StoreError> {
+    if let Some(token) = token {
+        if let Some(id) = state.visitor_signer.verify(site, token) {
+            if state.store.touch_visitor(site, &id, now_millis()).await? {
+                return Ok((id, token.to_owned()));
+            }
+        }
+    }
+    let (id, token) = state.visitor_signer.issue(site);
+    state.store.touch_visitor(site, &id, now_millis()).await?;
+    Ok((id, token))
+}
+
 async fn welcome(
     state: &AppState,
     visitor: &mut Visitor,
-    token: String,
     after_seq: Option<u64>,
-) -> Result<ServerFrame, crate::error::StoreError> {
-    state
-        .store
-        .touch_visitor(&visitor.site, &visitor.id, now_millis())
-        .await?;
+) -> Result<ServerFrame, StoreError> {
     let conversation = state
         .store
         .visitor_conversation(&visitor.site, &visitor.id)
@@ -236,10 +256,16 @@ async fn welcome(
     };
     Ok(ServerFrame::Welcome {
         v: PROTOCOL_VERSION,
-        visitor: token,
+        visitor: visitor.token.clone(),
         conversation_id: visitor.conversation,
         messages,
         has_earlier,
+        settings: WidgetSettings {
+            consent_required: state
+                .config
+                .site(&visitor.site)
+                .is_some_and(|site| site.consent_required),
+        },
     })
 }
 
@@ -267,6 +293,38 @@ async fn handle_frame(
         ClientFrame::Hello { .. } => {
             send_error(sink, ErrorCode::BadFrame, "hello was already received").await;
             Ok(())
+        }
+        ClientFrame::Identify {
+            email,
+            name,
+            phone,
+            company,
+            token,
+        } => {
+            let details = ContactDetails {
+                email,
+                name,
+                phone,
+                company,
+            };
+            identify(state, visitor, details, token, sink).await
+        }
+        ClientFrame::Forget => {
+            if let Err(error) = state.store.forget_visitor(&visitor.id, now_millis()).await {
+                tracing::error!(%error, "could not forget a visitor");
+                send_error(
+                    sink,
+                    ErrorCode::Internal,
+                    "could not log out of the chat; please retry",
+                )
+                .await;
+                return Ok(());
+            }
+            send(sink, &ServerFrame::Forgotten).await?;
+            // This visitor id is retired; the widget reconnects as a new visitor.
+            sink.send(close(close_code::GOING_AWAY, "visitor forgotten"))
+                .await?;
+            Err(axum::Error::new(std::io::Error::other("visitor forgotten")))
         }
         ClientFrame::Send { client_id, text } => {
             // Validate before creating a conversation, so bad input leaves no trace.
@@ -332,6 +390,88 @@ async fn handle_frame(
                     .await
                 }
             }
+        }
+    }
+}
+
+/// `identify`: verify the token (if any), link or record the contact, answer `identified`,
+/// and send a new `welcome` when the thread this visitor sees changed.
+async fn identify(
+    state: &AppState,
+    visitor: &mut Visitor,
+    details: ContactDetails,
+    token: Option<String>,
+    sink: &mut Sink,
+) -> Result<(), axum::Error> {
+    let limits = &state.config.limits;
+    let mut details = match contacts::validate_details(details, limits) {
+        Ok(details) => details,
+        Err(invalid) => {
+            send_error(
+                sink,
+                ErrorCode::InvalidInput,
+                &format!("identify: {invalid}"),
+            )
+            .await;
+            return Ok(());
+        }
+    };
+    let now = now_millis();
+    let stored = match token {
+        Some(token) => {
+            let Some(site) = state.config.site(&visitor.site) else {
+                return Ok(());
+            };
+            let now_secs = u64::try_from(now / 1000).unwrap_or_default();
+            match contacts::verify_token(site, &token, &details.email, limits, now_secs) {
+                Ok(claims) => {
+                    details.name = details.name.or(claims.name);
+                    let store = &state.store;
+                    store
+                        .link_verified_contact(&visitor.site, &visitor.id, &details, now)
+                        .await
+                }
+                Err(refused) => {
+                    tracing::info!(site = %visitor.site, %refused, "identity token refused");
+                    let message = format!("identify: {refused}; the chat continues anonymously");
+                    send_error(sink, ErrorCode::InvalidIdentity, &message).await;
+                    return Ok(());
+                }
+            }
+        }
+        None => {
+            let store = &state.store;
+            store
+                .set_unverified_contact(&visitor.site, &visitor.id, &details, now)
+                .await
+        }
+    };
+    let contact = match stored {
+        Ok(contact) => contact,
+        Err(error) => {
+            tracing::error!(%error, "could not store a contact");
+            send_error(
+                sink,
+                ErrorCode::Internal,
+                "identify failed on our side; please retry",
+            )
+            .await;
+            return Ok(());
+        }
+    };
+    let identified = ServerFrame::Identified {
+        email: contact.email,
+        verified: contact.verified,
+    };
+    send(sink, &identified).await?;
+
+    let before = visitor.conversation;
+    match welcome(state, visitor, None).await {
+        Ok(frame) if visitor.conversation != before => send(sink, &frame).await,
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::error!(%error, "could not load the contact's history");
+            Ok(())
         }
     }
 }

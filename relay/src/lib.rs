@@ -9,6 +9,8 @@
 //! - [`bus`]: fan-out of stored events to sockets (in-process; NATS later).
 //! - [`inbox`]: the agent API, its authentication and its socket.
 //! - [`identity`]: signed visitor ids and token helpers.
+//! - [`contacts`]: `identify` (S2): identity tokens, verified and unverified contacts.
+//! - `demo`: the demo site's token signer (`POST /demo/identity-token`).
 //! - [`assets`]: the loader, widget, console and demo pages.
 //!
 //! The binary (`main.rs`) only parses flags and calls [`start`] then [`serve`]; tests do the
@@ -18,7 +20,9 @@ pub mod assets;
 pub mod bus;
 mod clock;
 pub mod config;
+pub mod contacts;
 pub mod conversations;
+mod demo;
 pub mod error;
 pub mod gateway;
 pub mod identity;
@@ -125,6 +129,7 @@ pub fn router(state: AppState) -> Router {
             get(gateway::upgrade),
         )
         .merge(inbox::router())
+        .merge(demo::router())
         .merge(assets::router(
             config.assets.widget_dir.clone(),
             config.assets.console_dir.clone(),

@@ -2,5 +2,6 @@
 //! SQLite, real WebSockets. One test binary, so the relay crate is linked once.
 
 mod agent_api;
+mod identity;
 mod support;
 mod visitor_socket;

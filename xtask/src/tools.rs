@@ -38,12 +38,13 @@ pub fn ensure_build_tools() -> Result<()> {
     run(shell::cargo().arg("fetch"))
 }
 
-/// wasm-opt (binaryen 132) and playwright-core, from `tools/package-lock.json`.
+/// wasm-opt (binaryen 132), playwright-core and axe-core, from `tools/package-lock.json`.
 fn ensure_npm_tools() -> Result<()> {
     let root = shell::root();
     let wasm_opt = root.join("tools/node_modules/.bin/wasm-opt");
     let playwright = root.join("tools/node_modules/playwright-core/package.json");
-    if wasm_opt.exists() && playwright.exists() {
+    let axe = root.join("tools/node_modules/axe-core/axe.min.js");
+    if wasm_opt.exists() && playwright.exists() && axe.exists() {
         return Ok(());
     }
     run(command("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "tools"]))

@@ -12,6 +12,7 @@ use natter_protocol::{Author, Channel, ClientMessageId, ConversationId, Message,
 
 pub use sqlite::SqliteStore;
 
+use crate::contacts::ContactDetails;
 use crate::error::StoreError;
 use crate::identity::VisitorId;
 
@@ -70,17 +71,60 @@ pub struct SessionRecord {
     pub csrf_token: String,
 }
 
+/// A contact as the relay knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRecord {
+    pub id: String,
+    pub email: String,
+    pub verified: bool,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Records that a visitor is here now (creating the visitor on first sight).
+    /// Records that a visitor is here now (creating the visitor on first sight). Returns
+    /// `false` for a visitor id that was forgotten (logout): it must not be used again.
     async fn touch_visitor(
         &self,
         site: &str,
         visitor: &VisitorId,
         now: UnixMillis,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
-    /// The visitor's conversation on this site, if they have written before.
+    /// Links the visitor to the verified contact with this email (created if new), after a
+    /// valid identity token. If the visitor's own conversation belongs to nobody verified and
+    /// the contact has no conversation yet, it becomes the contact's.
+    async fn link_verified_contact(
+        &self,
+        site: &str,
+        visitor: &VisitorId,
+        details: &ContactDetails,
+        now: UnixMillis,
+    ) -> Result<ContactRecord, StoreError>;
+
+    /// Records unverified details on this visitor only (their own unverified contact). Never
+    /// touches a verified contact.
+    async fn set_unverified_contact(
+        &self,
+        site: &str,
+        visitor: &VisitorId,
+        details: &ContactDetails,
+        now: UnixMillis,
+    ) -> Result<ContactRecord, StoreError>;
+
+    /// The contact a visitor is linked to, if any.
+    async fn visitor_contact(
+        &self,
+        visitor: &VisitorId,
+    ) -> Result<Option<ContactRecord>, StoreError>;
+
+    /// Forgets a visitor id (logout): unlinks its contact and retires the id for good.
+    async fn forget_visitor(&self, visitor: &VisitorId, now: UnixMillis) -> Result<(), StoreError>;
+
+    /// The conversation this visitor sees on this site: their verified contact's (newest), or
+    /// else their own, if they have written before.
     async fn visitor_conversation(
         &self,
         site: &str,

@@ -14,9 +14,10 @@ use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    preview, visitor_label, AgentRecord, Appended, ConversationRecord, NewAgent, NewMessage,
-    SessionRecord, Store,
+    preview, visitor_label, AgentRecord, Appended, ContactRecord, ConversationRecord, NewAgent,
+    NewMessage, SessionRecord, Store,
 };
+use crate::contacts::ContactDetails;
 use crate::error::StoreError;
 use crate::identity::VisitorId;
 
@@ -59,16 +60,174 @@ impl Store for SqliteStore {
         site: &str,
         visitor: &VisitorId,
         now: UnixMillis,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let forgotten: Option<Option<i64>> = sqlx::query_scalar(
             "INSERT INTO visitors (id, site, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+             RETURNING forgotten_at",
         )
         .bind(&visitor.0)
         .bind(site)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
+        Ok(!matches!(forgotten, Some(Some(_))))
+    }
+
+    async fn link_verified_contact(
+        &self,
+        site: &str,
+        visitor: &VisitorId,
+        details: &ContactDetails,
+        now: UnixMillis,
+    ) -> Result<ContactRecord, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        // Upsert on the partial unique index of verified contacts; details the token or the
+        // host gave refresh the stored ones, missing ones keep what is known.
+        let contact_id: String = sqlx::query_scalar(
+            "INSERT INTO contacts (id, site, email, email_verified, name, phone, company, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (site, email) WHERE email_verified = 1 DO UPDATE SET
+                 name = COALESCE(excluded.name, contacts.name),
+                 phone = COALESCE(excluded.phone, contacts.phone),
+                 company = COALESCE(excluded.company, contacts.company),
+                 updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(site)
+        .bind(&details.email)
+        .bind(&details.name)
+        .bind(&details.phone)
+        .bind(&details.company)
+        .bind(now)
+        .fetch_one(&mut *transaction)
+        .await?;
+        sqlx::query("UPDATE visitors SET contact_id = ?2 WHERE id = ?1")
+            .bind(&visitor.0)
+            .bind(&contact_id)
+            .execute(&mut *transaction)
+            .await?;
+        // The conversation this device started before logging in becomes the contact's, unless
+        // the contact already has one (then this device switches to that one).
+        sqlx::query(
+            "UPDATE conversations SET contact_id = ?3
+             WHERE site = ?1 AND visitor_id = ?2
+               AND (contact_id IS NULL
+                    OR contact_id IN (SELECT id FROM contacts WHERE email_verified = 0))
+               AND NOT EXISTS (SELECT 1 FROM conversations WHERE contact_id = ?3)",
+        )
+        .bind(site)
+        .bind(&visitor.0)
+        .bind(&contact_id)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        self.visitor_contact(visitor)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn set_unverified_contact(
+        &self,
+        site: &str,
+        visitor: &VisitorId,
+        details: &ContactDetails,
+        now: UnixMillis,
+    ) -> Result<ContactRecord, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let existing: Option<(String, i64)> = sqlx::query_as(
+            "SELECT k.id, k.email_verified FROM visitors v JOIN contacts k ON k.id = v.contact_id
+             WHERE v.id = ?1",
+        )
+        .bind(&visitor.0)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        match existing {
+            // Logged in: an unsigned identify must not change who they verifiably are.
+            Some((_, verified)) if verified != 0 => {}
+            Some((contact_id, _)) => {
+                sqlx::query(
+                    "UPDATE contacts SET email = ?2, name = COALESCE(?3, name),
+                         phone = COALESCE(?4, phone), company = COALESCE(?5, company), updated_at = ?6
+                     WHERE id = ?1",
+                )
+                .bind(&contact_id)
+                .bind(&details.email)
+                .bind(&details.name)
+                .bind(&details.phone)
+                .bind(&details.company)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            None => {
+                let contact_id = Uuid::new_v4().to_string();
+                sqlx::query(
+                    "INSERT INTO contacts (id, site, email, email_verified, name, phone, company, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?7)",
+                )
+                .bind(&contact_id)
+                .bind(site)
+                .bind(&details.email)
+                .bind(&details.name)
+                .bind(&details.phone)
+                .bind(&details.company)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+                sqlx::query("UPDATE visitors SET contact_id = ?2 WHERE id = ?1")
+                    .bind(&visitor.0)
+                    .bind(&contact_id)
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query(
+                    "UPDATE conversations SET contact_id = ?3
+                     WHERE site = ?1 AND visitor_id = ?2 AND contact_id IS NULL",
+                )
+                .bind(site)
+                .bind(&visitor.0)
+                .bind(&contact_id)
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        self.visitor_contact(visitor)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn visitor_contact(
+        &self,
+        visitor: &VisitorId,
+    ) -> Result<Option<ContactRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.id, k.email, k.email_verified, k.name, k.phone, k.company
+             FROM visitors v JOIN contacts k ON k.id = v.contact_id WHERE v.id = ?1",
+        )
+        .bind(&visitor.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(ContactRecord {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                verified: row.try_get::<i64, _>("email_verified")? != 0,
+                name: row.try_get("name")?,
+                phone: row.try_get("phone")?,
+                company: row.try_get("company")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn forget_visitor(&self, visitor: &VisitorId, now: UnixMillis) -> Result<(), StoreError> {
+        sqlx::query("UPDATE visitors SET contact_id = NULL, forgotten_at = ?2 WHERE id = ?1")
+            .bind(&visitor.0)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -77,8 +236,17 @@ impl Store for SqliteStore {
         site: &str,
         visitor: &VisitorId,
     ) -> Result<Option<ConversationRecord>, StoreError> {
+        // A verified contact's conversation first (it follows them across devices), then the
+        // one this visitor id started.
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE site = ?1 AND visitor_id = ?2"
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE site = ?1 AND (
+                 contact_id = (SELECT v.contact_id FROM visitors v
+                               JOIN contacts k ON k.id = v.contact_id AND k.email_verified = 1
+                               WHERE v.id = ?2)
+                 OR visitor_id = ?2)
+             ORDER BY (visitor_id != ?2) DESC, last_activity_at DESC
+             LIMIT 1"
         );
         let row = sqlx::query(&sql)
             .bind(site)
@@ -94,11 +262,15 @@ impl Store for SqliteStore {
         visitor: &VisitorId,
         now: UnixMillis,
     ) -> Result<ConversationRecord, StoreError> {
-        // INSERT OR IGNORE on the unique (site, visitor_id) index makes concurrent first
+        if let Some(existing) = self.visitor_conversation(site, visitor).await? {
+            return Ok(existing);
+        }
+        // INSERT … DO NOTHING on the unique (site, visitor_id) index makes concurrent first
         // messages from two tabs converge on one conversation.
         sqlx::query(
-            "INSERT INTO conversations (id, site, visitor_id, last_activity_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (site, visitor_id) DO NOTHING",
+            "INSERT INTO conversations (id, site, visitor_id, contact_id, last_activity_at, created_at)
+             VALUES (?1, ?2, ?3, (SELECT contact_id FROM visitors WHERE id = ?3), ?4, ?4)
+             ON CONFLICT (site, visitor_id) DO NOTHING",
         )
         .bind(Uuid::new_v4().to_string())
         .bind(site)
