@@ -185,7 +185,8 @@ impl Chat {
                 }
                 self.alert.set(Some(message));
             }
-            ServerFrame::Unknown => {}
+            // Handled by the JS API (identify / reset) work; ignored until then.
+            ServerFrame::Identified { .. } | ServerFrame::Forgotten | ServerFrame::Unknown => {}
         }
     }
 }
