@@ -8,22 +8,29 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use natter_protocol::agent::{AgentServerFrame, SendReply};
-use natter_protocol::{ClientMessageId, ConversationId, Message};
+use natter_protocol::agent::{AgentMessage, AgentServerFrame, ConversationSummary, SendReply};
+use natter_protocol::{Channel, ClientMessageId, ConversationId};
+use serde::Serialize;
 
 use crate::api::{self, Failure};
 use crate::app::Auth;
 use crate::live::LiveEvent;
 use crate::state::{merge_list, merge_thread, upsert_conversation, Inbox, LiveStatus, Thread};
 
-/// Fetches the conversation list and merges it into the shown one.
+/// Fetches the first page of the list for the current filters and merges it into the shown
+/// one (a changed filter replaces it).
 pub fn refresh_list(inbox: Inbox, auth: Auth) {
+    let filters = inbox.filters.get_untracked();
     spawn_local(async move {
-        match api::conversations().await {
+        match api::conversations(&filters.query(None)).await {
             Ok(list) => {
+                if inbox.filters.try_get_untracked().as_ref() != Some(&filters) {
+                    return; // the agent changed the filters meanwhile
+                }
                 inbox.conversations.try_update(|shown| {
                     *shown = merge_list(shown, list.conversations);
                 });
+                inbox.next_page.try_set(list.next);
                 inbox.list_loaded.try_set(true);
                 inbox.list_error.try_set(None);
             }
@@ -32,6 +39,149 @@ pub fn refresh_list(inbox: Inbox, auth: Auth) {
             }),
         }
     });
+}
+
+/// The filters changed: show the new list from its first page.
+pub fn filters_changed(inbox: Inbox, auth: Auth) {
+    inbox.conversations.set(Vec::new());
+    inbox.next_page.set(None);
+    inbox.list_loaded.set(false);
+    refresh_list(inbox, auth);
+}
+
+/// Fetches the next page and adds it below.
+pub fn load_more(inbox: Inbox, auth: Auth) {
+    let Some(after) = inbox.next_page.get_untracked() else {
+        return;
+    };
+    let filters = inbox.filters.get_untracked();
+    spawn_local(async move {
+        match api::conversations(&filters.query(Some(after))).await {
+            Ok(list) => {
+                inbox.conversations.try_update(|shown| {
+                    for row in list.conversations {
+                        upsert_conversation(shown, row);
+                    }
+                });
+                inbox.next_page.try_set(list.next);
+            }
+            Err(failure) => handle_failure(&failure, auth, |message| {
+                inbox.list_error.try_set(Some(message));
+            }),
+        }
+    });
+}
+
+/// Fetches agents (with presence) and groups. Only the answer to the latest request is
+/// applied, so a slow early answer cannot overwrite a newer presence.
+pub fn refresh_agents(inbox: Inbox, auth: Auth) {
+    let generation = inbox.agents_generation.get_value() + 1;
+    inbox.agents_generation.set_value(generation);
+    spawn_local(async move {
+        let result = api::agents().await;
+        if inbox.agents_generation.try_get_value() != Some(generation) {
+            return;
+        }
+        match result {
+            Ok(list) => {
+                inbox.agents.try_set(list.agents);
+                inbox.groups.try_set(list.groups);
+            }
+            Err(failure) => handle_failure(&failure, auth, |message| {
+                inbox.list_error.try_set(Some(message));
+            }),
+        }
+    });
+}
+
+/// Fetches the saved responses.
+pub fn refresh_saved_responses(inbox: Inbox, auth: Auth) {
+    spawn_local(async move {
+        match api::saved_responses().await {
+            Ok(list) => {
+                inbox.saved_responses.try_set(list.responses);
+            }
+            Err(failure) => handle_failure(&failure, auth, |_| {}),
+        }
+    });
+}
+
+/// Fetches the contact panel of the open conversation.
+pub fn refresh_contact(inbox: Inbox, auth: Auth) {
+    let Some(id) = inbox.selected.get_untracked() else {
+        return;
+    };
+    spawn_local(async move {
+        let result = api::contact(id).await;
+        if inbox.selected.try_get_untracked().flatten() != Some(id) {
+            return;
+        }
+        match result {
+            Ok(panel) => {
+                inbox.contact.try_set(Some(panel));
+            }
+            Err(failure) => handle_failure(&failure, auth, |_| {}),
+        }
+    });
+}
+
+/// Marks the open conversation read for every agent (I4).
+pub fn mark_read(inbox: Inbox, auth: Auth, id: ConversationId) {
+    spawn_local(async move {
+        let _ = act(inbox, auth, id, "read", &()).await;
+    });
+}
+
+/// A conversation action (`read`, `status`, `assign`, `block`); applies the answered row.
+/// Resolves with the error text to show, if it failed.
+pub async fn act<B: Serialize>(
+    inbox: Inbox,
+    auth: Auth,
+    id: ConversationId,
+    action: &str,
+    body: &B,
+) -> Result<ConversationSummary, String> {
+    match api::conversation_action(id, action, body, &inbox.csrf()).await {
+        Ok(row) => {
+            inbox.apply_row(row.clone());
+            Ok(row)
+        }
+        Err(failure) => {
+            let mut shown = failure.message();
+            handle_failure(&failure, auth, |message| shown = message);
+            Err(shown)
+        }
+    }
+}
+
+/// Deletes a conversation (admins); the live push removes it everywhere.
+pub async fn delete_conversation(
+    inbox: Inbox,
+    auth: Auth,
+    id: ConversationId,
+) -> Result<(), String> {
+    match api::delete_conversation(id, &inbox.csrf()).await {
+        Ok(()) => {
+            forget_conversation(inbox, id);
+            Ok(())
+        }
+        Err(failure) => {
+            let mut shown = failure.message();
+            handle_failure(&failure, auth, |message| shown = message);
+            Err(shown)
+        }
+    }
+}
+
+fn forget_conversation(inbox: Inbox, id: ConversationId) {
+    inbox
+        .conversations
+        .try_update(|list| list.retain(|c| c.id != id));
+    if inbox.selected.get_untracked() == Some(id) {
+        inbox.selected.try_set(None);
+        inbox.thread.try_set(Thread::default());
+        inbox.contact.try_set(None);
+    }
 }
 
 /// Selects a conversation and loads its thread.
@@ -50,7 +200,13 @@ pub fn open_conversation(inbox: Inbox, auth: Auth, id: ConversationId) {
         loading: true,
         error: None,
     });
-    refresh_thread(inbox, auth);
+    inbox.contact.set(None);
+    refresh_contact(inbox, auth);
+    // Read first, then the thread: a thread answer cannot carry the row from before the read.
+    spawn_local(async move {
+        let _ = act(inbox, auth, id, "read", &()).await;
+        refresh_thread(inbox, auth);
+    });
 }
 
 /// Fetches the open conversation again and merges it into the shown thread.
@@ -66,9 +222,11 @@ pub fn refresh_thread(inbox: Inbox, auth: Auth) {
         }
         match result {
             Ok(detail) => {
-                inbox
-                    .conversations
-                    .try_update(|list| upsert_conversation(list, detail.conversation));
+                // The list row is kept current by pushes and action answers; a detail answer
+                // may be older than those, so it only fills a row that is missing.
+                if inbox.summary_untracked(id).is_none() {
+                    inbox.apply_row(detail.conversation);
+                }
                 inbox.thread.try_update(|thread| {
                     if thread.conversation == Some(id) {
                         thread.messages = merge_thread(&thread.messages, detail.messages);
@@ -97,9 +255,16 @@ pub async fn send_reply(
     id: ConversationId,
     client_id: ClientMessageId,
     text: String,
-) -> Result<Message, String> {
-    let csrf = inbox.session.with_untracked(|s| s.csrf_token.clone());
-    let reply = SendReply { client_id, text };
+    internal: bool,
+    channel: Option<Channel>,
+) -> Result<AgentMessage, String> {
+    let csrf = inbox.csrf();
+    let reply = SendReply {
+        client_id,
+        text,
+        internal,
+        channel,
+    };
     match api::send_reply(id, &reply, &csrf).await {
         Ok(message) => {
             if inbox.add_message(message.clone()) {
@@ -124,16 +289,57 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
             // in the REST answers.
             refresh_list(inbox, auth);
             refresh_thread(inbox, auth);
+            // Agents are fetched on the relay's `agents_changed`, sent once this socket counts
+            // as online.
+            refresh_saved_responses(inbox, auth);
         }
         LiveEvent::Frame(AgentServerFrame::ConversationUpdated { conversation }) => {
-            inbox
-                .conversations
-                .try_update(|list| upsert_conversation(list, conversation));
+            inbox.apply_row(conversation);
         }
         LiveEvent::Frame(AgentServerFrame::MessageAdded { message }) => {
+            let id = message.message.conversation_id;
+            let from_visitor = matches!(message.message.author, natter_protocol::Author::Visitor);
             if inbox.add_message(message) {
                 refresh_thread(inbox, auth);
             }
+            // A new visitor message in the conversation the agent is looking at is read.
+            let visible = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| !d.hidden());
+            if from_visitor && visible && inbox.selected.get_untracked() == Some(id) {
+                mark_read(inbox, auth, id);
+            }
+        }
+        LiveEvent::Frame(AgentServerFrame::ConversationDeleted { id }) => {
+            forget_conversation(inbox, id);
+        }
+        LiveEvent::Frame(AgentServerFrame::AgentPresence {
+            agent_id,
+            online_since,
+        }) => {
+            inbox.agents.try_update(|agents| {
+                if let Some(agent) = agents.iter_mut().find(|a| a.profile.id == agent_id) {
+                    agent.online_since = online_since;
+                }
+            });
+        }
+        LiveEvent::Frame(AgentServerFrame::AgentsChanged) => refresh_agents(inbox, auth),
+        LiveEvent::Frame(AgentServerFrame::SavedResponsesChanged) => {
+            refresh_saved_responses(inbox, auth)
+        }
+        LiveEvent::Frame(AgentServerFrame::ContactUpdated { contact }) => {
+            let shown = inbox.contact.with_untracked(|panel| {
+                panel
+                    .as_ref()
+                    .and_then(|p| p.contact.as_ref())
+                    .is_some_and(|c| c.id == contact.id)
+            });
+            if shown {
+                refresh_contact(inbox, auth);
+            }
+        }
+        LiveEvent::Frame(AgentServerFrame::Waiting { count }) => {
+            inbox.waiting.try_set(Some(count));
         }
         LiveEvent::Frame(AgentServerFrame::Unknown) => {}
         LiveEvent::Lost { was_open } => {

@@ -6,9 +6,12 @@
 //! `Failure`, not a panic.
 
 use natter_protocol::agent::{
-    ConversationDetail, ConversationList, LoginRequest, SendReply, Session, CSRF_HEADER,
+    AgentInfo, AgentList, AgentMessage, AgentUpdate, AuditLog, ContactPanel, ContactUpdate,
+    ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, Group,
+    GroupInput, LoginRequest, NewAgentRequest, SavedResponse, SavedResponseId, SavedResponseInput,
+    SavedResponseList, SendReply, Session, CSRF_HEADER,
 };
-use natter_protocol::{ApiError, ConversationId, ErrorCode, Message};
+use natter_protocol::{AgentId, ApiError, ConversationId, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -65,9 +68,53 @@ pub async fn logout(csrf: &str) -> Result<(), Failure> {
         .map(|_| ())
 }
 
-/// `GET /v1/agent/conversations`: newest activity first.
-pub async fn conversations() -> Result<ConversationList, Failure> {
-    get_json("/v1/agent/conversations").await
+/// `GET /v1/agent/conversations` with filters, search and the paging cursor.
+pub async fn conversations(query: &ConversationQuery) -> Result<ConversationList, Failure> {
+    get_json(&format!("/v1/agent/conversations{}", query_string(query))).await
+}
+
+/// The wire name of a unit enum value (`open`, `mine`, `chat`).
+fn name<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// The query string of a list request (empty parts left out).
+pub fn query_string(query: &ConversationQuery) -> String {
+    let mut parts = Vec::new();
+    if let Some(status) = query.status.as_ref().and_then(name) {
+        parts.push(format!("status={status}"));
+    }
+    if let Some(assignee) = query.assignee.as_ref().and_then(name) {
+        parts.push(format!("assignee={assignee}"));
+    }
+    if let Some(channel) = query.channel.as_ref().and_then(name) {
+        parts.push(format!("channel={channel}"));
+    }
+    if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        parts.push(format!(
+            "q={}",
+            String::from(js_sys::encode_uri_component(q))
+        ));
+    }
+    if query.blocked == Some(true) {
+        parts.push("blocked=true".into());
+    }
+    if let Some(after) = &query.after {
+        parts.push(format!(
+            "after={}",
+            String::from(js_sys::encode_uri_component(after))
+        ));
+    }
+    if let Some(limit) = query.limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
 }
 
 /// `GET /v1/agent/conversations/{id}`: the summary and the whole thread.
@@ -81,13 +128,138 @@ pub async fn send_reply(
     id: ConversationId,
     reply: &SendReply,
     csrf: &str,
-) -> Result<Message, Failure> {
+) -> Result<AgentMessage, Failure> {
     post_json(
         &format!("/v1/agent/conversations/{}/messages", id.0),
         reply,
         Some(csrf),
     )
     .await
+}
+
+/// `POST /v1/agent/conversations/{id}/{action}` with a JSON body: `read`, `status`, `assign`,
+/// `block`. Answers the updated row.
+pub async fn conversation_action<B: Serialize>(
+    id: ConversationId,
+    action: &str,
+    body: &B,
+    csrf: &str,
+) -> Result<ConversationSummary, Failure> {
+    post_json(
+        &format!("/v1/agent/conversations/{}/{action}", id.0),
+        body,
+        Some(csrf),
+    )
+    .await
+}
+
+/// `DELETE /v1/agent/conversations/{id}` (admins).
+pub async fn delete_conversation(id: ConversationId, csrf: &str) -> Result<(), Failure> {
+    send(
+        "DELETE",
+        &format!("/v1/agent/conversations/{}", id.0),
+        None,
+        Some(csrf),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// `GET /v1/agent/conversations/{id}/contact`.
+pub async fn contact(id: ConversationId) -> Result<ContactPanel, Failure> {
+    get_json(&format!("/v1/agent/conversations/{}/contact", id.0)).await
+}
+
+/// `PUT /v1/agent/conversations/{id}/contact`.
+pub async fn update_contact(
+    id: ConversationId,
+    update: &ContactUpdate,
+    csrf: &str,
+) -> Result<ContactPanel, Failure> {
+    send_json(
+        "PUT",
+        &format!("/v1/agent/conversations/{}/contact", id.0),
+        update,
+        csrf,
+    )
+    .await
+}
+
+/// `GET /v1/agent/agents`: agents (with presence) and groups.
+pub async fn agents() -> Result<AgentList, Failure> {
+    get_json("/v1/agent/agents").await
+}
+
+/// `POST /v1/agent/agents` (admins).
+pub async fn create_agent(request: &NewAgentRequest, csrf: &str) -> Result<AgentInfo, Failure> {
+    post_json("/v1/agent/agents", request, Some(csrf)).await
+}
+
+/// `PATCH /v1/agent/agents/{id}` (admins).
+pub async fn update_agent(
+    id: AgentId,
+    update: &AgentUpdate,
+    csrf: &str,
+) -> Result<AgentInfo, Failure> {
+    send_json("PATCH", &format!("/v1/agent/agents/{}", id.0), update, csrf).await
+}
+
+/// `POST /v1/agent/groups` (admins).
+pub async fn create_group(input: &GroupInput, csrf: &str) -> Result<Group, Failure> {
+    post_json("/v1/agent/groups", input, Some(csrf)).await
+}
+
+/// `GET /v1/agent/saved-responses`.
+pub async fn saved_responses() -> Result<SavedResponseList, Failure> {
+    get_json("/v1/agent/saved-responses").await
+}
+
+/// `POST` or `PUT /v1/agent/saved-responses[/{id}]` (admins).
+pub async fn save_response(
+    id: Option<SavedResponseId>,
+    input: &SavedResponseInput,
+    csrf: &str,
+) -> Result<SavedResponse, Failure> {
+    match id {
+        Some(id) => {
+            send_json(
+                "PUT",
+                &format!("/v1/agent/saved-responses/{}", id.0),
+                input,
+                csrf,
+            )
+            .await
+        }
+        None => post_json("/v1/agent/saved-responses", input, Some(csrf)).await,
+    }
+}
+
+/// `DELETE /v1/agent/saved-responses/{id}` (admins).
+pub async fn delete_response(id: SavedResponseId, csrf: &str) -> Result<(), Failure> {
+    send(
+        "DELETE",
+        &format!("/v1/agent/saved-responses/{}", id.0),
+        None,
+        Some(csrf),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// `GET /v1/agent/audit` (admins).
+pub async fn audit() -> Result<AuditLog, Failure> {
+    get_json("/v1/agent/audit").await
+}
+
+async fn send_json<B: Serialize, T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: &B,
+    csrf: &str,
+) -> Result<T, Failure> {
+    let json = serde_json::to_string(body).map_err(|_| Failure::BadResponse)?;
+    let answer = send(method, path, Some(json), Some(csrf)).await?;
+    serde_json::from_str(&answer).map_err(|_| Failure::BadResponse)
 }
 
 async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {

@@ -11,8 +11,11 @@
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use natter_protocol::agent::{ConversationSummary, Session};
-use natter_protocol::{ConversationId, Message, Seq};
+use natter_protocol::agent::{
+    self, AgentInfo, AgentMessage, AssigneeFilter, ContactPanel, ConversationQuery,
+    ConversationStatus, ConversationSummary, Dot, Group, SavedResponse, Session,
+};
+use natter_protocol::{AgentId, Channel, ConversationId, Seq, UnixMillis};
 
 /// Whether `candidate` describes a state at least as recent as `current` (same conversation).
 fn is_fresher_or_equal(candidate: &ConversationSummary, current: &ConversationSummary) -> bool {
@@ -73,7 +76,10 @@ pub fn merge_list(
 
 /// Updates a row from a message it did not know about yet, so the list moves even if the
 /// relay's `ConversationUpdated` is late. Returns whether anything changed.
-pub fn bump_for_message(list: &mut [ConversationSummary], message: &Message) -> bool {
+pub fn bump_for_message(
+    list: &mut [ConversationSummary],
+    message: &natter_protocol::Message,
+) -> bool {
     let Some(row) = list.iter_mut().find(|c| c.id == message.conversation_id) else {
         return false;
     };
@@ -99,14 +105,14 @@ pub enum Inserted {
 }
 
 /// Adds one message to a thread, deduplicated by id and kept in `seq` order.
-pub fn insert_message(thread: &mut Vec<Message>, message: Message) -> Inserted {
-    if thread.iter().any(|m| m.id == message.id) {
+pub fn insert_message(thread: &mut Vec<AgentMessage>, message: AgentMessage) -> Inserted {
+    if thread.iter().any(|m| m.message.id == message.message.id) {
         return Inserted::Duplicate;
     }
-    let last_seq: Seq = thread.iter().map(|m| m.seq).max().unwrap_or(0);
-    let gap = message.seq > last_seq + 1;
+    let last_seq: Seq = thread.iter().map(|m| m.message.seq).max().unwrap_or(0);
+    let gap = message.message.seq > last_seq + 1;
     thread.push(message);
-    thread.sort_by_key(|m| m.seq);
+    thread.sort_by_key(|m| m.message.seq);
     if gap {
         Inserted::AfterGap
     } else {
@@ -116,15 +122,70 @@ pub fn insert_message(thread: &mut Vec<Message>, message: Message) -> Inserted {
 
 /// Merges a fetched thread with what is shown: the union by message id, in `seq` order. Keeps
 /// a message pushed while the fetch was in flight.
-pub fn merge_thread(current: &[Message], fetched: Vec<Message>) -> Vec<Message> {
+pub fn merge_thread(current: &[AgentMessage], fetched: Vec<AgentMessage>) -> Vec<AgentMessage> {
     let mut merged = fetched;
     for message in current {
-        if !merged.iter().any(|m| m.id == message.id) {
+        if !merged.iter().any(|m| m.message.id == message.message.id) {
             merged.push(message.clone());
         }
     }
-    merged.sort_by_key(|m| m.seq);
+    merged.sort_by_key(|m| m.message.seq);
     merged
+}
+
+/// The list's filters (I2), as the agent set them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<AssigneeFilter>,
+    pub channel: Option<Channel>,
+    pub search: String,
+    pub blocked: bool,
+}
+
+impl Filters {
+    /// The list request for these filters, from the start or after a cursor.
+    pub fn query(&self, after: Option<String>) -> ConversationQuery {
+        ConversationQuery {
+            status: self.status,
+            assignee: self.assignee,
+            channel: self.channel,
+            q: Some(self.search.trim().to_owned()).filter(|q| !q.is_empty()),
+            blocked: Some(self.blocked),
+            after,
+            limit: None,
+        }
+    }
+
+    /// Whether a pushed row belongs in the list under these filters. A search cannot be
+    /// checked here: a new row is left to the next fetch, a shown row stays.
+    pub fn admits(&self, row: &ConversationSummary, viewer: AgentId, groups: &[Group]) -> bool {
+        let state = &row.state;
+        self.status.is_none_or(|status| state.status == status)
+            && self.channel.is_none_or(|channel| state.channel == channel)
+            && state.blocked == self.blocked
+            && match self.assignee {
+                None | Some(AssigneeFilter::All) => true,
+                Some(AssigneeFilter::Unassigned) => {
+                    state.assigned_agent.is_none() && state.assigned_group.is_none()
+                }
+                Some(AssigneeFilter::Mine) => agent::is_mine(state, viewer, groups),
+            }
+    }
+}
+
+/// The dot of a row for the logged-in agent at `now` (I3).
+pub fn row_dot(
+    row: &ConversationSummary,
+    viewer: AgentId,
+    agents: &[AgentInfo],
+    groups: &[Group],
+    now: UnixMillis,
+    missed_after_ms: i64,
+) -> Dot {
+    let mine = agent::is_mine(&row.state, viewer, groups);
+    let online = agent::assignees_online_since(&row.state, agents, groups);
+    agent::dot(row, mine, online, now, missed_after_ms)
 }
 
 /// The state of the live connection, shown in the header.
@@ -142,7 +203,7 @@ pub enum LiveStatus {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Thread {
     pub conversation: Option<ConversationId>,
-    pub messages: Vec<Message>,
+    pub messages: Vec<AgentMessage>,
     pub loading: bool,
     pub error: Option<String>,
 }
@@ -161,8 +222,29 @@ pub struct Inbox {
     pub live: RwSignal<LiveStatus>,
     /// Unsent text per conversation, so switching conversations loses no typing.
     pub drafts: StoredValue<HashMap<ConversationId, String>>,
-    /// A clock for relative times; ticks while the screen is open.
+    /// A clock for relative times and red dots; ticks while the screen is open.
     pub now: RwSignal<natter_protocol::UnixMillis>,
+    pub filters: RwSignal<Filters>,
+    /// The cursor of the next page, when there is one.
+    pub next_page: RwSignal<Option<String>>,
+    pub agents: RwSignal<Vec<AgentInfo>>,
+    /// Numbers agent list requests (see `actions::refresh_agents`).
+    pub agents_generation: StoredValue<u64>,
+    pub groups: RwSignal<Vec<Group>>,
+    pub saved_responses: RwSignal<Vec<SavedResponse>>,
+    /// The contact panel of the open conversation.
+    pub contact: RwSignal<Option<ContactPanel>>,
+    /// Conversations waiting for this agent when the console connected (I15).
+    pub waiting: RwSignal<Option<u64>>,
+    /// Which screen of the console is shown.
+    pub view: RwSignal<View>,
+}
+
+/// The console's screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Inbox,
+    Admin,
 }
 
 impl Inbox {
@@ -177,7 +259,50 @@ impl Inbox {
             live: RwSignal::new(LiveStatus::Connecting),
             drafts: StoredValue::new(HashMap::new()),
             now: RwSignal::new(crate::time::now()),
+            filters: RwSignal::new(Filters::default()),
+            next_page: RwSignal::new(None),
+            agents: RwSignal::new(Vec::new()),
+            agents_generation: StoredValue::new(0),
+            groups: RwSignal::new(Vec::new()),
+            saved_responses: RwSignal::new(Vec::new()),
+            contact: RwSignal::new(None),
+            waiting: RwSignal::new(None),
+            view: RwSignal::new(View::Inbox),
         }
+    }
+
+    pub fn me(&self) -> AgentId {
+        self.session.with_untracked(|s| s.agent.id)
+    }
+
+    pub fn csrf(&self) -> String {
+        self.session.with_untracked(|s| s.csrf_token.clone())
+    }
+
+    /// Applies a pushed or answered row: replaced, added, or removed when it no longer
+    /// matches the filters (the open conversation stays).
+    pub fn apply_row(&self, row: ConversationSummary) {
+        let admitted = self.filters.with_untracked(|filters| {
+            let me = self.me();
+            self.groups
+                .with_untracked(|groups| filters.admits(&row, me, groups))
+        });
+        let searching = self.filters.with_untracked(|f| !f.search.trim().is_empty());
+        let open = self.selected.get_untracked() == Some(row.id);
+        self.conversations.try_update(|list| {
+            let shown = list.iter().any(|c| c.id == row.id);
+            if admitted && (shown || !searching) || open {
+                upsert_conversation(list, row);
+            } else if shown {
+                list.retain(|c| c.id != row.id);
+            }
+        });
+    }
+
+    /// The row of a conversation without tracking (for async continuations).
+    pub fn summary_untracked(&self, id: ConversationId) -> Option<ConversationSummary> {
+        self.conversations
+            .with_untracked(|list| list.iter().find(|c| c.id == id).cloned())
     }
 
     /// The row of a conversation, if it is in the list.
@@ -188,12 +313,12 @@ impl Inbox {
 
     /// Applies a message from any source (push or the answer to our own reply). Returns whether
     /// the open thread has a gap and must be fetched again.
-    pub fn add_message(&self, message: Message) -> bool {
+    pub fn add_message(&self, message: AgentMessage) -> bool {
         self.conversations
-            .try_update(|list| _ = bump_for_message(list, &message));
+            .try_update(|list| _ = bump_for_message(list, &message.message));
         let mut gap = false;
         self.thread.try_update(|thread| {
-            if thread.conversation == Some(message.conversation_id) {
+            if thread.conversation == Some(message.message.conversation_id) {
                 let inserted = insert_message(&mut thread.messages, message);
                 // While the first fetch is running, "missing" messages are simply not here yet.
                 gap = inserted == Inserted::AfterGap && !thread.loading;
@@ -206,7 +331,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use natter_protocol::{Author, Channel, ClientMessageId, MessageId};
+    use natter_protocol::{Author, ClientMessageId, MessageId};
     use uuid::Uuid;
 
     fn row(n: u128, activity: i64, count: u64) -> ConversationSummary {
@@ -218,11 +343,19 @@ mod tests {
             last_activity_at: activity,
             message_count: count,
             created_at: 0,
+            state: Default::default(),
         }
     }
 
-    fn message(n: u128, seq: Seq) -> Message {
-        Message {
+    fn message(n: u128, seq: Seq) -> AgentMessage {
+        AgentMessage {
+            message: plain(n, seq),
+            internal: false,
+        }
+    }
+
+    fn plain(n: u128, seq: Seq) -> natter_protocol::Message {
+        natter_protocol::Message {
             id: MessageId(Uuid::from_u128(n)),
             conversation_id: ConversationId(Uuid::from_u128(1)),
             seq,
@@ -280,15 +413,34 @@ mod tests {
     #[test]
     fn merge_thread_is_a_union_in_seq_order() {
         let merged = merge_thread(&[message(3, 3)], vec![message(1, 1), message(2, 2)]);
-        let seqs: Vec<Seq> = merged.iter().map(|m| m.seq).collect();
+        let seqs: Vec<Seq> = merged.iter().map(|m| m.message.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
     }
 
     #[test]
     fn a_message_bumps_its_row() {
         let mut list = vec![row(2, 20, 1), row(1, 0, 0)];
-        assert!(bump_for_message(&mut list, &message(7, 1)));
+        assert!(bump_for_message(&mut list, &plain(7, 1)));
         assert_eq!(list[1].last_message_preview.as_deref(), Some("m7"));
-        assert!(!bump_for_message(&mut list, &message(7, 1)));
+        assert!(!bump_for_message(&mut list, &plain(7, 1)));
+    }
+
+    #[test]
+    fn filters_admit_rows_by_status_assignee_and_block() {
+        let me = AgentId(Uuid::from_u128(1));
+        let mut r = row(1, 1, 1);
+        let open_mine = Filters {
+            status: Some(ConversationStatus::Open),
+            assignee: Some(AssigneeFilter::Mine),
+            ..Filters::default()
+        };
+        assert!(!open_mine.admits(&r, me, &[]), "unassigned is not mine");
+        r.state.assigned_agent = Some(me);
+        assert!(open_mine.admits(&r, me, &[]));
+        r.state.status = ConversationStatus::Complete;
+        assert!(!open_mine.admits(&r, me, &[]));
+        assert!(Filters::default().admits(&r, me, &[]));
+        r.state.blocked = true;
+        assert!(!Filters::default().admits(&r, me, &[]));
     }
 }

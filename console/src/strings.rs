@@ -46,6 +46,102 @@ pub const YOU_SUFFIX: &str = " (you)";
 pub const VIA_EMAIL: &str = "via email";
 pub const VIA_MESSENGER: &str = "via Messenger";
 
+// Inbox list filters, dots and presence (I2, I3, I8).
+pub const SEARCH: &str = "Search";
+pub const SEARCH_PLACEHOLDER: &str = "Search messages and contacts…";
+pub const FILTER_STATUS: &str = "Status";
+pub const FILTER_ASSIGNEE: &str = "Assignee";
+pub const FILTER_CHANNEL: &str = "Channel filter";
+pub const ALL_STATUSES: &str = "Open and complete";
+pub const OPEN: &str = "Open";
+pub const COMPLETE: &str = "Complete";
+pub const EVERYONE: &str = "All";
+pub const MINE: &str = "Mine";
+pub const UNASSIGNED: &str = "Unassigned";
+pub const ALL_CHANNELS: &str = "All channels";
+pub const CHANNEL_CHAT: &str = "Web chat";
+pub const CHANNEL_EMAIL: &str = "Email";
+pub const CHANNEL_MESSENGER: &str = "Messenger";
+pub const SHOW_BLOCKED: &str = "Blocked";
+pub const LOAD_MORE: &str = "Load more";
+pub const DOT_NEW: &str = "New";
+pub const DOT_MISSED: &str = "Missed";
+pub const VISITOR_ONLINE: &str = "Visitor online";
+
+pub fn waiting(count: u64) -> String {
+    if count == 1 {
+        "1 conversation is waiting for you.".to_owned()
+    } else {
+        format!("{count} conversations are waiting for you.")
+    }
+}
+
+// Thread actions (I8–I11).
+pub const ASSIGN: &str = "Assign to";
+pub const AGENTS: &str = "Agents";
+pub const GROUPS: &str = "Groups";
+pub const MARK_COMPLETE: &str = "Complete";
+pub const REOPEN: &str = "Reopen";
+pub const BLOCK: &str = "Block contact";
+pub const UNBLOCK: &str = "Unblock contact";
+pub const DELETE: &str = "Delete";
+pub const CONFIRM_DELETE: &str =
+    "Delete this conversation for everyone? This cannot be undone and is recorded in the audit log.";
+pub const INTERNAL_COMMENT: &str = "Internal comment";
+
+// Composer (I5, I6, I7).
+pub const MODE: &str = "Reply or comment";
+pub const MODE_REPLY: &str = "Reply";
+pub const MODE_COMMENT: &str = "Internal comment";
+pub const COMMENT_PLACEHOLDER: &str = "Write an internal comment. Only agents see it.";
+pub const ADD_COMMENT: &str = "Add comment";
+pub const CHANNEL: &str = "Channel";
+pub const NO_EMAIL_KNOWN: &str = "no email address known";
+pub const NOT_CHAT: &str = "not a web chat";
+pub const NOT_MESSENGER: &str = "not a Messenger conversation";
+pub const SAVED_RESPONSES: &str = "Saved responses";
+pub const CATEGORY: &str = "Category";
+pub const CHOOSE_CATEGORY: &str = "Choose a category";
+pub const NO_SAVED_RESPONSES: &str = "No saved responses yet. Admins add them under Admin.";
+
+pub fn cannot_insert(problem: &str) -> String {
+    format!("Cannot insert this saved response: {problem}.")
+}
+
+// Contact panel (I12).
+pub const CONTACT: &str = "Contact";
+pub const CONTACT_HINT: &str = "Open a conversation to see who you are talking to.";
+pub const FULL_NAME: &str = "Full name";
+pub const PHONE: &str = "Phone";
+pub const ACCOUNT: &str = "Account";
+pub const NOT_KNOWN: &str = "—";
+pub const VERIFIED: &str = "verified";
+pub const UNVERIFIED: &str = "unverified";
+pub const EDIT_CONTACT: &str = "Edit contact";
+pub const ADD_CONTACT: &str = "Add contact details";
+pub const SAVE: &str = "Save";
+pub const CANCEL: &str = "Cancel";
+pub const OTHER_CONVERSATIONS: &str = "Other conversations";
+pub const NONE: &str = "None";
+
+// Admin screen (I1, I6, I11).
+pub const ADMIN: &str = "Admin";
+pub const BACK_TO_INBOX: &str = "Back to inbox";
+pub const TITLE: &str = "Title";
+pub const RESPONSE_TEXT: &str = "Response text";
+pub const TAGS_HELP: &str = "Tags: {{contact.first_name | \"there\"}}, {{contact.name}}, {{contact.email}}, {{contact.phone}}, {{contact.company}}, {{agent.name}}, {{agent.first_name}}.";
+pub const ADD_SAVED_RESPONSE: &str = "Add saved response";
+pub const EDIT: &str = "Edit";
+pub const ADD_AGENT: &str = "Add agent";
+pub const GROUP_NAME: &str = "Group name";
+pub const MEMBERS: &str = "Members";
+pub const ADD_GROUP: &str = "Add group";
+pub const ADMIN_ROLE: &str = "Admin";
+pub const ENABLE: &str = "Enable";
+pub const DISABLE: &str = "Disable";
+pub const AUDIT_LOG: &str = "Audit log";
+pub const REFRESH: &str = "Refresh";
+
 // Errors that the console words itself (the relay's own messages are shown as sent).
 pub const NETWORK_ERROR: &str =
     "Cannot reach the Natter server. Check your connection and try again.";

@@ -17,6 +17,7 @@
 //! Each frame has a golden-JSON test at the bottom of its module.
 
 pub mod agent;
+pub mod markdown;
 pub mod visitor;
 
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,9 @@ pub enum ErrorCode {
     RateLimited,
     /// Something failed inside the relay; retrying later may work.
     Internal,
+    /// The visitor's messages are stored but not shown to agents (I10). The widget shows the
+    /// message neutrally; it is not an error the visitor can fix.
+    Blocked,
     /// A code this build does not know (sent by a newer relay).
     #[serde(other)]
     Unknown,

@@ -50,6 +50,21 @@ pub enum ClientFrame {
         #[serde(default)]
         token: Option<String>,
     },
+    /// The visitor started (`true`) or stopped (`false`) typing (W7). Not stored.
+    Typing { typing: bool },
+    /// The visitor has seen every message up to `seq` in a visible widget (W9 unread badge,
+    /// E2 unread-reply email). Only ever moves forward.
+    Seen { up_to_seq: Seq },
+    /// The email-capture form (W5). Answered by `form_accepted` or `form_rejected`.
+    SubmitForm {
+        email: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+        #[serde(default)]
+        company: Option<String>,
+    },
     /// `natter('reset')` (logout): the relay unlinks this visitor id from its contact, so the
     /// old cookie no longer opens the contact's history. The widget then drops its cookie and
     /// reconnects as a new visitor.
@@ -63,6 +78,112 @@ pub struct WidgetSettings {
     /// widget or the host calls `natter('consent', true)`.
     #[serde(default)]
     pub consent_required: bool,
+    /// The email-capture form (W5).
+    #[serde(default)]
+    pub form: FormSettings,
+    /// Colours, side and launcher text (W13).
+    #[serde(default)]
+    pub theme: Theme,
+    /// Shown when no agent is online (W6).
+    #[serde(default)]
+    pub away_message: Option<String>,
+}
+
+/// When the email-capture form appears (W5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormTrigger {
+    BeforeFirstMessage,
+    #[default]
+    AfterFirstMessage,
+    /// Only while no agent is online (W6: "continue by email").
+    WhenOffline,
+    Never,
+}
+
+/// Whether a form field is asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldRule {
+    #[default]
+    Off,
+    Optional,
+    Required,
+}
+
+/// The email-capture form. Email is always asked for and required when the form is shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormSettings {
+    #[serde(default)]
+    pub when: FormTrigger,
+    #[serde(default)]
+    pub name: FieldRule,
+    #[serde(default)]
+    pub phone: FieldRule,
+    /// "Account": the company the visitor works for.
+    #[serde(default)]
+    pub company: FieldRule,
+}
+
+/// A field of the email-capture form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormField {
+    Email,
+    Name,
+    Phone,
+    Company,
+}
+
+/// Why one field was refused; shown next to that field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: FormField,
+    pub message: String,
+}
+
+/// Light, dark, or following the visitor's system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColorMode {
+    Light,
+    Dark,
+    #[default]
+    Auto,
+}
+
+/// Which corner the launcher sits in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    Left,
+    #[default]
+    Right,
+}
+
+/// The site's look (W13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Theme {
+    /// The site colour, `#rrggbb`.
+    pub color: String,
+    #[serde(default)]
+    pub position: Position,
+    /// Text next to the launcher icon, if any.
+    #[serde(default)]
+    pub launcher_text: Option<String>,
+    #[serde(default)]
+    pub mode: ColorMode,
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        Self {
+            color: "#1d4ed8".into(),
+            position: Position::Right,
+            launcher_text: None,
+            mode: ColorMode::Auto,
+        }
+    }
 }
 
 /// Relay → widget.
@@ -97,6 +218,16 @@ pub enum ServerFrame {
     Identified { email: String, verified: bool },
     /// The answer to `forget`: the visitor id is no longer linked to anyone.
     Forgotten,
+    /// Whether any agent is online now (W6); sent after the welcome and on every change.
+    Availability { agents_online: bool },
+    /// An agent started or stopped typing in this conversation (W7).
+    Typing { name: String, typing: bool },
+    /// Agents have read the visitor's messages up to `seq` (W4 "read" state).
+    Read { up_to_seq: Seq },
+    /// The form was stored: replies can also reach the visitor at `email`.
+    FormAccepted { email: String },
+    /// The form was refused; nothing was stored. One entry per refused field.
+    FormRejected { errors: Vec<FieldError> },
     /// A message the widget did not send on this socket: an agent's reply, or the visitor's own
     /// message sent from another tab.
     Message { message: Message },
@@ -198,6 +329,36 @@ mod tests {
             serde_json::to_string(&ClientFrame::Forget).unwrap(),
             r#"{"type":"forget"}"#
         );
+    }
+
+    #[test]
+    fn form_golden_json() {
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"submit_form","email":"a@b.co","phone":"+49 30 1234"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::SubmitForm {
+                email: "a@b.co".into(),
+                name: None,
+                phone: Some("+49 30 1234".into()),
+                company: None
+            }
+        );
+        let rejected = ServerFrame::FormRejected {
+            errors: vec![FieldError {
+                field: FormField::Phone,
+                message: "required".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(rejected).unwrap(),
+            serde_json::json!({"type":"form_rejected","errors":[{"field":"phone","message":"required"}]})
+        );
+        let settings: WidgetSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(settings.form.when, FormTrigger::AfterFirstMessage);
+        assert_eq!(settings.theme.color, "#1d4ed8");
     }
 
     #[test]

@@ -29,6 +29,9 @@ impl ConnectionId {
 }
 
 /// Something that happened, as subscribers need to hear it.
+// Events travel in an `Arc` (one allocation per publish), so boxing the large variant would
+// only add a second one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum BusEvent {
     /// A message was stored.
@@ -39,7 +42,11 @@ pub enum BusEvent {
         message: Message,
         /// The socket that sent it, if it came from one (it has already been acknowledged).
         origin: Option<ConnectionId>,
+        /// An internal comment (I7): for agents only, never for visitor sockets.
+        internal: bool,
     },
+    /// Something in the inbox changed that only agent sockets show.
+    Inbox(crate::inbox::InboxEvent),
 }
 
 /// Why a subscription yielded nothing.

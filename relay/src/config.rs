@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use natter_protocol::visitor::{FieldRule, FormSettings, FormTrigger, Theme};
 use serde::{Deserialize, Serialize};
 
 /// The commented example configuration, printed by `natter-relay print-config`.
@@ -94,8 +95,26 @@ impl Config {
                     .to_ascii_lowercase();
                 TOP_LEVEL_KEYS.contains(&top.as_str())
             }))
-            .extract()
-            .map_err(|error| ConfigError(error.to_string()))
+            .extract::<Config>()
+            .map_err(|error| ConfigError(error.to_string()))?
+            .validated()
+    }
+
+    /// Refuses values that parse but cannot work.
+    pub fn validated(self) -> Result<Self, ConfigError> {
+        for site in &self.sites {
+            let color = site.theme.color.as_str();
+            let is_hex_colour = color.len() == 7
+                && color.starts_with('#')
+                && color[1..].chars().all(|c| c.is_ascii_hexdigit());
+            if !is_hex_colour {
+                return Err(ConfigError(format!(
+                    "site {:?}: theme.color must look like #1d4ed8, not {color:?}",
+                    site.key
+                )));
+            }
+        }
+        Ok(self)
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
@@ -152,6 +171,15 @@ pub struct SiteConfig {
     /// interacts with it or the host calls `natter('consent', true)`.
     #[serde(default)]
     pub consent_required: bool,
+    /// The email-capture form: when it shows and which fields it asks for (W5).
+    #[serde(default)]
+    pub form: FormSettings,
+    /// Colour (`#rrggbb`), side, launcher text, light/dark/auto (W13).
+    #[serde(default)]
+    pub theme: Theme,
+    /// Shown in the widget when no agent is online (W6).
+    #[serde(default)]
+    pub away_message: Option<String>,
 }
 
 impl SiteConfig {
@@ -164,6 +192,16 @@ impl SiteConfig {
             // set their own secret and keep it on their server.
             identity_secret: Some(Secret::new(DEMO_IDENTITY_SECRET)),
             consent_required: false,
+            form: FormSettings {
+                when: FormTrigger::AfterFirstMessage,
+                name: FieldRule::Optional,
+                phone: FieldRule::Off,
+                company: FieldRule::Off,
+            },
+            theme: Theme::default(),
+            away_message: Some(
+                "We're away right now. Leave your email and we'll answer you there.".into(),
+            ),
         }
     }
 
@@ -211,6 +249,26 @@ pub struct Limits {
     pub identity_token_max_lifetime_secs: u64,
     /// Clock skew tolerated when checking an identity token's `exp`.
     pub identity_token_leeway_secs: u64,
+    /// Inbox (I3): a conversation nobody answered for this long shows a red dot.
+    pub missed_after_secs: u64,
+    /// Inbox (I3): an agent stays online this long after their last console socket closed.
+    pub agent_presence_grace_secs: u64,
+    /// Inbox (I3): a visitor stays online (green) this long after their last widget socket.
+    pub visitor_presence_grace_secs: u64,
+    /// Inbox (I2): conversations per page when the request does not say.
+    pub inbox_page_size: u32,
+    /// Inbox (I2): the most conversations one page may ask for.
+    pub max_inbox_page_size: u32,
+    /// Inbox (I2): longest search text.
+    pub max_search_chars: usize,
+    /// Inbox: longest agent name, group name, saved-response category and title.
+    pub max_short_field_chars: usize,
+    /// Inbox (I1): shortest password an admin may set for an agent.
+    pub min_password_chars: usize,
+    /// Inbox (I11): audit log entries returned.
+    pub audit_page_size: u32,
+    /// Inbox (I12): other conversations shown in the contact panel.
+    pub contact_conversations_shown: u32,
 }
 
 impl Default for Limits {
@@ -227,6 +285,16 @@ impl Default for Limits {
             max_contact_field_chars: 254,
             identity_token_max_lifetime_secs: 3600,
             identity_token_leeway_secs: 30,
+            missed_after_secs: 30,
+            agent_presence_grace_secs: 10,
+            visitor_presence_grace_secs: 5,
+            inbox_page_size: 50,
+            max_inbox_page_size: 200,
+            max_search_chars: 200,
+            max_short_field_chars: 100,
+            min_password_chars: 8,
+            audit_page_size: 200,
+            contact_conversations_shown: 20,
         }
     }
 }
@@ -315,6 +383,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_theme_colour_is_refused_at_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "natter.toml",
+                "[[sites]]\nkey = \"shop\"\nname = \"Shop\"\n[sites.theme]\ncolor = \"blue\"",
+            )?;
+            let error = Config::load(Path::new("natter.toml")).unwrap_err().to_string();
+            assert!(error.contains("theme.color"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let config = Config {
             admin_password: Some(Secret::new("hunter2")),
@@ -329,8 +410,7 @@ mod tests {
             key: "shop".into(),
             name: "Shop".into(),
             allowed_origins: vec!["https://shop.example/".into()],
-            identity_secret: None,
-            consent_required: false,
+            ..SiteConfig::demo()
         };
         assert!(site.allows_origin(Some("https://shop.example")));
         assert!(!site.allows_origin(Some("https://evil.example")));

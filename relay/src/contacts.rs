@@ -11,6 +11,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use natter_protocol::visitor::{FieldError, FieldRule, FormField, FormSettings};
+
 use crate::config::{Limits, SiteConfig};
 
 /// What `identify` says about the visitor, validated.
@@ -83,17 +85,7 @@ pub fn validate_details(
     };
     let email = details.email.trim().to_owned();
     check("email", &email)?;
-    let valid = match email.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if !valid {
+    if !is_plausible_email(&email) {
         return Err(IdentifyError::InvalidEmail(email));
     }
     let clean =
@@ -114,6 +106,74 @@ pub fn validate_details(
         phone,
         company,
     })
+}
+
+/// Checks an email-capture form submission against the site's form (W5). Every refused field
+/// gets its own message, so the widget can show each next to its field; nothing is stored
+/// unless every field passes.
+pub fn validate_form(
+    form: &FormSettings,
+    submitted: ContactDetails,
+    limits: &Limits,
+) -> Result<ContactDetails, Vec<FieldError>> {
+    let limit = limits.max_contact_field_chars;
+    let mut errors = Vec::new();
+    let mut refuse = |field, message: String| errors.push(FieldError { field, message });
+
+    let email = submitted.email.trim().to_owned();
+    if email.is_empty() {
+        refuse(FormField::Email, "Please enter your email address.".into());
+    } else if email.chars().count() > limit {
+        refuse(FormField::Email, format!("An email address has at most {limit} characters."));
+    } else if !is_plausible_email(&email) {
+        refuse(FormField::Email, "This does not look like an email address (name@example.com).".into());
+    }
+
+    let mut field = |field: FormField, rule: FieldRule, value: Option<String>, label: &str| {
+        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        match (rule, &value) {
+            (FieldRule::Off, _) => None,
+            (FieldRule::Required, None) => {
+                refuse(field, format!("Please enter your {label}."));
+                None
+            }
+            (_, Some(text)) if text.chars().count() > limit => {
+                refuse(field, format!("Your {label} has at most {limit} characters."));
+                None
+            }
+            (_, Some(text)) if field == FormField::Phone && !is_plausible_phone(text) => {
+                refuse(field, "A phone number has digits, and may have +, spaces, dashes and brackets.".into());
+                None
+            }
+            _ => value,
+        }
+    };
+    let name = field(FormField::Name, form.name, submitted.name, "name");
+    let phone = field(FormField::Phone, form.phone, submitted.phone, "phone number");
+    let company = field(FormField::Company, form.company, submitted.company, "company");
+    if errors.is_empty() {
+        Ok(ContactDetails { email, name, phone, company })
+    } else {
+        Err(errors)
+    }
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+fn is_plausible_phone(phone: &str) -> bool {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    digits >= 5 && phone.chars().all(|c| c.is_ascii_digit() || " +-()/.".contains(c))
 }
 
 /// Verifies an identity token for `site` and returns its claims. `claimed_email`, the email
@@ -301,6 +361,35 @@ mod tests {
             NOW,
         );
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn the_form_reports_every_refused_field_and_ignores_fields_that_are_off() {
+        let form = FormSettings {
+            when: natter_protocol::visitor::FormTrigger::BeforeFirstMessage,
+            name: FieldRule::Required,
+            phone: FieldRule::Optional,
+            company: FieldRule::Off,
+        };
+        let submitted = |email: &str, name: Option<&str>, phone: Option<&str>| ContactDetails {
+            email: email.into(),
+            name: name.map(Into::into),
+            phone: phone.map(Into::into),
+            company: Some("ignored, the field is off".into()),
+        };
+        let errors = validate_form(&form, submitted("nope", None, Some("call me")), &Limits::default()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec![FormField::Email, FormField::Name, FormField::Phone]);
+
+        let ok = validate_form(&form, submitted(" a@b.co ", Some("Ada"), Some("+49 (30) 123-45")), &Limits::default())
+            .unwrap();
+        assert_eq!(ok.email, "a@b.co");
+        assert_eq!(ok.company, None, "an off field is never stored");
+
+        let limits = Limits { max_contact_field_chars: 6, ..Limits::default() };
+        assert!(validate_form(&form, submitted("a@b.co", Some("Ada Lo"), None), &limits).is_ok(), "at the limit");
+        let errors = validate_form(&form, submitted("a@b.co", Some("Ada Lov"), None), &limits).unwrap_err();
+        assert_eq!(errors[0].field, FormField::Name);
     }
 
     #[test]

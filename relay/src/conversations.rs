@@ -64,7 +64,19 @@ pub struct Incoming {
 /// Validates, stores and publishes one message. Returns the stored message (the earlier copy
 /// for a resend).
 pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, AppendError> {
+    append_with(state, incoming, false).await
+}
+
+/// [`append`], or with `internal` an agent's internal comment (I7): stored and published to
+/// agents only. Also keeps the inbox state in step: a visitor message reopens the
+/// conversation and marks it unread and waiting; an agent reply marks it answered.
+pub async fn append_with(
+    state: &AppState,
+    incoming: Incoming,
+    internal: bool,
+) -> Result<Message, AppendError> {
     validate_text(&incoming.text, &state.config.limits)?;
+    let now = now_millis();
     let Appended {
         message,
         conversation,
@@ -77,16 +89,23 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
             author: incoming.author,
             channel: incoming.channel,
             text: incoming.text,
-            now: now_millis(),
+            now,
+            internal,
         })
         .await?;
     if !duplicate {
+        let visitor = matches!(message.author, natter_protocol::Author::Visitor);
+        state
+            .store
+            .inbox_after_append(message.conversation_id, visitor, internal, now)
+            .await?;
         state.bus.publish(BusEvent::MessageStored {
             site: conversation.summary.site.clone(),
             visitor_id: conversation.visitor_id,
             conversation: conversation.summary,
             message: message.clone(),
             origin: incoming.origin,
+            internal,
         });
     }
     Ok(message)

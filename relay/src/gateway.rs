@@ -152,6 +152,10 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
     if send(&mut sink, &welcome).await.is_err() {
         return;
     }
+    // Online (green in the inbox, I3) while this socket lives, plus a grace period.
+    let _online = state
+        .presence
+        .visitor_connected(&visitor.site, &visitor.id, visitor.conversation);
 
     let mut shutdown = state.shutdown.clone();
     loop {
@@ -176,12 +180,15 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
             }
             event = subscription.recv() => match event {
                 Ok(event) => {
-                    let BusEvent::MessageStored { site, visitor_id, message, origin, .. } = event.as_ref();
+                    // Inbox events and internal comments (I7) are for agents only.
+                    let BusEvent::MessageStored { site, visitor_id, message, origin, internal, .. } = event.as_ref() else {
+                        continue;
+                    };
                     // This visitor's conversation (possibly started on another device of the
                     // same verified contact), or the first one another tab just started.
                     let mine = visitor.conversation == Some(message.conversation_id)
                         || (*site == visitor.site && *visitor_id == visitor.id);
-                    if !mine || *origin == Some(connection) {
+                    if *internal || !mine || *origin == Some(connection) {
                         continue;
                     }
                     visitor.conversation = Some(message.conversation_id);
@@ -202,6 +209,20 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
             }
         }
     }
+}
+
+/// What the widget needs to know about its site's configuration.
+fn widget_settings(state: &AppState, site: &str) -> WidgetSettings {
+    state
+        .config
+        .site(site)
+        .map(|site| WidgetSettings {
+            consent_required: site.consent_required,
+            form: site.form.clone(),
+            theme: site.theme.clone(),
+            away_message: site.away_message.clone(),
+        })
+        .unwrap_or_default()
 }
 
 /// The visitor a hello names, or a fresh one. A missing, tampered or foreign id, or one that
@@ -260,12 +281,7 @@ async fn welcome(
         conversation_id: visitor.conversation,
         messages,
         has_earlier,
-        settings: WidgetSettings {
-            consent_required: state
-                .config
-                .site(&visitor.site)
-                .is_some_and(|site| site.consent_required),
-        },
+        settings: widget_settings(state, &visitor.site),
     })
 }
 
@@ -308,6 +324,12 @@ async fn handle_frame(
                 company,
             };
             identify(state, visitor, details, token, sink).await
+        }
+                // Typing and seen receipts are wired to the agents' side next.
+        ClientFrame::Typing { .. } | ClientFrame::Seen { .. } => Ok(()),
+        ClientFrame::SubmitForm { email, name, phone, company } => {
+            let submitted = ContactDetails { email, name, phone, company };
+            submit_form(state, visitor, submitted, sink).await
         }
         ClientFrame::Forget => {
             if let Err(error) = state.store.forget_visitor(&visitor.id, now_millis()).await {
@@ -369,7 +391,15 @@ async fn handle_frame(
                 origin: Some(connection),
             };
             match conversations::append(state, incoming).await {
-                Ok(message) => send(sink, &ServerFrame::Ack { client_id, message }).await,
+                Ok(message) => {
+                    let conversation = message.conversation_id;
+                    send(sink, &ServerFrame::Ack { client_id, message }).await?;
+                    // Blocked (I10): stored, but the visitor gets a neutral notice.
+                    match crate::inbox::conversations::blocked_notice(state, conversation).await {
+                        Some(notice) => send_error_for(sink, ErrorCode::Blocked, notice, client_id).await,
+                        None => Ok(()),
+                    }
+                }
                 Err(AppendError::Store(error)) => {
                     tracing::error!(%error, "could not store a visitor message");
                     send_error_for(
@@ -471,6 +501,32 @@ async fn identify(
         Ok(_) => Ok(()),
         Err(error) => {
             tracing::error!(%error, "could not load the contact's history");
+            Ok(())
+        }
+    }
+}
+
+/// The email-capture form (W5): validated against the site's form, then stored as (or linked
+/// to) an unverified contact with `marketing_opt_in = false`. Nothing is stored on refusal.
+async fn submit_form(
+    state: &AppState,
+    visitor: &Visitor,
+    submitted: ContactDetails,
+    sink: &mut Sink,
+) -> Result<(), axum::Error> {
+    let Some(site) = state.config.site(&visitor.site) else {
+        return Ok(());
+    };
+    let details = match contacts::validate_form(&site.form, submitted, &state.config.limits) {
+        Ok(details) => details,
+        Err(errors) => return send(sink, &ServerFrame::FormRejected { errors }).await,
+    };
+    let now = now_millis();
+    match state.store.set_unverified_contact(&visitor.site, &visitor.id, &details, now).await {
+        Ok(contact) => send(sink, &ServerFrame::FormAccepted { email: contact.email }).await,
+        Err(error) => {
+            tracing::error!(%error, "could not store a form submission");
+            send_error(sink, ErrorCode::Internal, "could not save your details; please retry").await;
             Ok(())
         }
     }

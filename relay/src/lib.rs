@@ -54,6 +54,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    /// Agents and visitors online now (inbox dots, I3).
+    pub presence: Arc<inbox::presence::Presence>,
     pub visitor_signer: VisitorSigner,
     /// `/natter.js`, rendered once at start-up.
     pub loader: Arc<Loader>,
@@ -95,11 +97,18 @@ pub async fn start(config: Config) -> Result<(AppState, StartupReport), StartErr
     };
     let store = store::open(&config.database_url()).await?;
     let (shutdown_sender, shutdown) = watch::channel(false);
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
+    let presence = inbox::presence::Presence::new(
+        bus.clone(),
+        std::time::Duration::from_secs(config.limits.agent_presence_grace_secs),
+        std::time::Duration::from_secs(config.limits.visitor_presence_grace_secs),
+    );
     let state = AppState {
         loader: Arc::new(Loader::render(&config.assets.widget_dir)),
         config: Arc::new(config),
         store,
-        bus: Arc::new(InProcessBus::default()),
+        bus,
+        presence,
         visitor_signer: VisitorSigner::new(&secret),
         shutdown,
         shutdown_sender: Arc::new(shutdown_sender),

@@ -52,6 +52,44 @@ enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// Manage agents and groups (I1): `natter-relay admin create-agent …`.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an agent account (password from NATTER_NEW_AGENT_PASSWORD).
+    CreateAgent {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "NATTER_NEW_AGENT_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Disable an agent: they cannot log in and their sessions end.
+    DisableAgent {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled agent again.
+    EnableAgent {
+        #[arg(long)]
+        email: String,
+    },
+    /// Create a group of agents (members by email, repeatable).
+    CreateGroup {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
 }
 
 #[tokio::main]
@@ -92,8 +130,60 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin { command } => admin(config, command).await,
         Command::Serve => serve(config).await,
     }
+}
+
+async fn set_disabled(
+    state: &natter_relay::AppState,
+    email: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    if !natter_relay::inbox::agents::set_disabled_by_email(state, email, disabled).await? {
+        anyhow::bail!("no agent with email {email}");
+    }
+    println!("{} {email}", if disabled { "disabled" } else { "enabled" });
+    Ok(())
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let (state, _) = natter_relay::start(config).await?;
+    match command {
+        AdminCommand::CreateAgent {
+            email,
+            name,
+            password,
+            admin,
+        } => {
+            let min = state.config.limits.min_password_chars;
+            if password.chars().count() < min {
+                anyhow::bail!("the password must have at least {min} characters");
+            }
+            let role = if admin { Role::Admin } else { Role::Agent };
+            let agent =
+                natter_relay::inbox::auth::create_agent(&state, &email, &name, &password, role)
+                    .await?;
+            println!(
+                "created {:?} {} <{}>",
+                agent.profile.role, agent.profile.name, agent.profile.email
+            );
+        }
+        AdminCommand::DisableAgent { email } => set_disabled(&state, &email, true).await?,
+        AdminCommand::EnableAgent { email } => set_disabled(&state, &email, false).await?,
+        AdminCommand::CreateGroup { name, members } => {
+            let group =
+                natter_relay::inbox::agents::create_group_by_emails(&state, &name, &members)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+            println!(
+                "created group {} ({} members)",
+                group.name,
+                group.members.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -73,6 +73,8 @@ async fn the_api_needs_a_session_and_state_changes_need_the_csrf_token() -> Resu
     let reply = SendReply {
         client_id: ClientMessageId::new_random(),
         text: "forged".into(),
+        internal: false,
+        channel: None,
     };
     let without_csrf = agent
         .http
@@ -162,11 +164,11 @@ async fn the_agent_socket_pushes_visitor_messages_live() -> Result<()> {
             continue;
         };
         match serde_json::from_str::<AgentServerFrame>(&text)? {
-            AgentServerFrame::MessageAdded { message } => saw_message |= message == sent,
+            AgentServerFrame::MessageAdded { message } => saw_message |= message.message == sent,
             AgentServerFrame::ConversationUpdated { conversation } => {
                 saw_summary |= conversation.id == sent.conversation_id
             }
-            AgentServerFrame::Unknown => {}
+            _ => {}
         }
     }
     Ok(())

@@ -2,6 +2,10 @@
 //! SQLite, real WebSockets. One test binary, so the relay crate is linked once.
 
 mod agent_api;
+mod form;
 mod identity;
+mod inbox_api;
+mod inbox_live;
+mod inbox_support;
 mod support;
 mod visitor_socket;

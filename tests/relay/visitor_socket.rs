@@ -118,6 +118,8 @@ async fn resuming_after_a_gap_sends_exactly_the_missing_messages() -> Result<()>
             .json(&SendReply {
                 client_id: ClientMessageId::new_random(),
                 text: text.into(),
+                internal: false,
+                channel: None,
             })
             .send()
             .await?;
@@ -315,6 +317,8 @@ async fn an_agent_reply_reaches_the_visitor_live_with_the_agent_name() -> Result
         .json(&SendReply {
             client_id: ClientMessageId::new_random(),
             text: "Yes, 12 bags left.".into(),
+            internal: false,
+            channel: None,
         })
         .send()
         .await?;

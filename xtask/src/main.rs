@@ -5,9 +5,11 @@
 //!   browser end-to-end tests in headless Chromium.
 //! - `size`: release-build the front-ends and print what browsers download.
 //! - `setup`: only install the tools.
+//! - `bench inbox [n]`: inbox list and search latency with n conversations (default 100 000).
 //!
 //! Only xtask knows about Trunk, wasm-bindgen, wasm-opt, npm and the browser.
 
+mod bench;
 mod frontends;
 mod shell;
 mod size;
@@ -34,11 +36,14 @@ fn main() -> Result<()> {
             frontends::build_all()?;
             size::report()
         }
+        "bench" => bench::run(&rest),
         "setup" => {
             tools::ensure_build_tools()?;
             tools::ensure_browser()
         }
-        _ => bail!("usage: cargo xtask demo [relay flags…] | test | size | setup"),
+        _ => {
+            bail!("usage: cargo xtask demo [relay flags…] | test | size | setup | bench inbox [n]")
+        }
     }
 }
 

@@ -13,14 +13,16 @@ use natter_protocol::agent::Session;
 use crate::actions;
 use crate::app::Auth;
 use crate::live::Live;
-use crate::state::{Inbox, LiveStatus};
+use crate::state::{Inbox, LiveStatus, View};
 use crate::strings;
 use crate::time;
+use crate::ui::admin::AdminScreen;
+use crate::ui::contact::ContactAside;
 use crate::ui::list::ConversationList;
 use crate::ui::thread::ThreadPane;
 
-/// How often relative times ("5 min") are recomputed.
-const CLOCK_TICK: Duration = Duration::from_secs(20);
+/// How often relative times ("5 min") and red dots (I3) are recomputed.
+const CLOCK_TICK: Duration = Duration::from_secs(1);
 
 #[component]
 pub fn InboxScreen(session: Session) -> impl IntoView {
@@ -28,6 +30,7 @@ pub fn InboxScreen(session: Session) -> impl IntoView {
         return ().into_any();
     };
     let agent_name = session.agent.name.clone();
+    let is_admin = session.agent.role == natter_protocol::agent::Role::Admin;
     let inbox = Inbox::new(session);
     provide_context(inbox);
 
@@ -42,6 +45,8 @@ pub fn InboxScreen(session: Session) -> impl IntoView {
         }
     });
     actions::refresh_list(inbox, auth);
+    actions::refresh_agents(inbox, auth);
+    actions::refresh_saved_responses(inbox, auth);
 
     let logout_error = RwSignal::new(None::<String>);
     let logging_out = RwSignal::new(false);
@@ -80,6 +85,16 @@ pub fn InboxScreen(session: Session) -> impl IntoView {
                     {live_text}
                 </span>
                 <span class="spacer"></span>
+                {is_admin.then(|| view! {
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-pressed=move || if inbox.view.get() == View::Admin { "true" } else { "false" }
+                        on:click=move |_| inbox.view.update(|v| *v = if *v == View::Admin { View::Inbox } else { View::Admin })
+                    >
+                        {move || if inbox.view.get() == View::Admin { strings::BACK_TO_INBOX } else { strings::ADMIN }}
+                    </button>
+                })}
                 {move || {
                     logout_error
                         .get()
@@ -98,10 +113,16 @@ pub fn InboxScreen(session: Session) -> impl IntoView {
                     {strings::LOG_OUT}
                 </button>
             </header>
-            <div class="panes">
-                <ConversationList />
-                <ThreadPane />
-            </div>
+            {move || match inbox.view.get() {
+                View::Inbox => view! {
+                    <div class="panes">
+                        <ConversationList />
+                        <ThreadPane />
+                        <ContactAside />
+                    </div>
+                }.into_any(),
+                View::Admin => view! { <AdminScreen /> }.into_any(),
+            }}
         </div>
     }
     .into_any()

@@ -9,7 +9,12 @@ use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use natter_protocol::{Author, Channel, ClientMessageId, ConversationId, Message};
+use natter_protocol::agent::{
+    reply_channels, template, AgentMessage, Assign, ChannelUnavailable, ConversationStatus, Role,
+    SetBlocked, SetStatus,
+};
+use natter_protocol::{AgentId, Author, Channel, ClientMessageId, ConversationId};
+use uuid::Uuid;
 
 use crate::actions;
 use crate::app::Auth;
@@ -45,11 +50,7 @@ fn Conversation(id: ConversationId) -> impl IntoView {
     };
     let summary = Memo::new(move |_| inbox.summary(id));
     let visitor_label = Signal::derive(move || {
-        summary.with(|s| {
-            s.as_ref()
-                .map(|s| s.visitor_label.clone())
-                .unwrap_or_default()
-        })
+        summary.with(|s| s.as_ref().map(|s| s.display_name()).unwrap_or_default())
     });
     let site = move || summary.with(|s| s.as_ref().map(|s| s.site.clone()));
     let my_id = inbox.session.with_untracked(|s| s.agent.id);
@@ -91,6 +92,8 @@ fn Conversation(id: ConversationId) -> impl IntoView {
         <header class="thread-header">
             <h2>{move || visitor_label.get()}</h2>
             {move || site().map(|site| view! { <span class="site">{site}</span> })}
+            <span class="spacer"></span>
+            <ThreadActions id=id />
         </header>
         {move || error().map(|message| view! { <p class="alert" role="alert">{message}</p> })}
         {move || {
@@ -105,7 +108,7 @@ fn Conversation(id: ConversationId) -> impl IntoView {
             node_ref=log_ref
             on:scroll=on_scroll
         >
-            <For each=messages key=|message| message.id let(message)>
+            <For each=messages key=|message| message.message.id let(message)>
                 <MessageItem message=message visitor_label=visitor_label my_id=my_id />
             </For>
         </ol>
@@ -114,14 +117,153 @@ fn Conversation(id: ConversationId) -> impl IntoView {
     .into_any()
 }
 
+/// Complete / reopen (I8), assign (I9), block (I10), delete (I11).
+#[component]
+fn ThreadActions(id: ConversationId) -> impl IntoView {
+    let (Some(inbox), Some(auth)) = (use_context::<Inbox>(), use_context::<Auth>()) else {
+        return ().into_any();
+    };
+    let summary = Memo::new(move |_| inbox.summary(id));
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let run = move |action: &'static str, body: serde_json::Value| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = actions::act(inbox, auth, id, action, &body).await;
+            busy.try_set(false);
+            if let Err(message) = result {
+                error.try_set(Some(message));
+            }
+        });
+    };
+    let complete = move || {
+        summary.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.state.status == ConversationStatus::Complete)
+        })
+    };
+    let blocked = move || summary.with(|s| s.as_ref().is_some_and(|s| s.state.blocked));
+    let assigned_value = move || {
+        summary.with(|s| {
+            match s
+                .as_ref()
+                .map(|s| (s.state.assigned_agent, s.state.assigned_group))
+            {
+                Some((Some(agent), _)) => format!("agent:{}", agent.0),
+                Some((None, Some(group))) => format!("group:{}", group.0),
+                _ => String::new(),
+            }
+        })
+    };
+    let on_assign = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let parse = |prefix: &str| {
+            value
+                .strip_prefix(prefix)
+                .and_then(|id| Uuid::parse_str(id).ok())
+        };
+        let body = Assign {
+            agent: parse("agent:").map(AgentId),
+            group: parse("group:").map(natter_protocol::agent::GroupId),
+        };
+        run("assign", serde_json::to_value(body).unwrap_or_default());
+    };
+    let is_admin = inbox
+        .session
+        .with_untracked(|s| s.agent.role == Role::Admin);
+    let delete = move |_| {
+        let confirmed = web_sys::window()
+            .and_then(|w| w.confirm_with_message(strings::CONFIRM_DELETE).ok())
+            .unwrap_or(false);
+        if !confirmed {
+            return;
+        }
+        spawn_local(async move {
+            if let Err(message) = actions::delete_conversation(inbox, auth, id).await {
+                error.try_set(Some(message));
+            }
+        });
+    };
+
+    view! {
+        <div class="thread-actions">
+            {move || error.get().map(|message| view! { <span class="alert inline" role="alert">{message}</span> })}
+            <label>
+                <span class="visually-hidden">{strings::ASSIGN}</span>
+                <select aria-label=strings::ASSIGN prop:value=assigned_value on:change=on_assign>
+                    <option value="" selected=move || assigned_value().is_empty()>{strings::UNASSIGNED}</option>
+                    <optgroup label=strings::AGENTS>
+                        {move || {
+                            inbox.agents.get().into_iter().filter(|a| !a.disabled).map(|agent| {
+                                let value = format!("agent:{}", agent.profile.id.0);
+                                let selected = value == assigned_value();
+                                view! { <option value=value selected=selected>{agent.profile.name}</option> }
+                            }).collect_view()
+                        }}
+                    </optgroup>
+                    <optgroup label=strings::GROUPS>
+                        {move || {
+                            inbox.groups.get().into_iter().map(|group| {
+                                let value = format!("group:{}", group.id.0);
+                                let selected = value == assigned_value();
+                                view! { <option value=value selected=selected>{group.name}</option> }
+                            }).collect_view()
+                        }}
+                    </optgroup>
+                </select>
+            </label>
+            <button
+                type="button"
+                class="secondary"
+                disabled=move || busy.get()
+                on:click=move |_| {
+                    let status = if complete() { ConversationStatus::Open } else { ConversationStatus::Complete };
+                    run("status", serde_json::to_value(SetStatus { status }).unwrap_or_default());
+                }
+            >
+                {move || if complete() { strings::REOPEN } else { strings::MARK_COMPLETE }}
+            </button>
+            <button
+                type="button"
+                class="secondary"
+                disabled=move || busy.get()
+                on:click=move |_| {
+                    let blocked = !blocked();
+                    run("block", serde_json::to_value(SetBlocked { blocked }).unwrap_or_default());
+                }
+            >
+                {move || if blocked() { strings::UNBLOCK } else { strings::BLOCK }}
+            </button>
+            {is_admin.then(|| view! {
+                <button type="button" class="danger" on:click=delete>{strings::DELETE}</button>
+            })}
+        </div>
+    }
+    .into_any()
+}
+
 #[component]
 fn MessageItem(
-    message: Message,
+    message: AgentMessage,
     visitor_label: Signal<String>,
     my_id: natter_protocol::AgentId,
 ) -> impl IntoView {
+    let internal = message.internal;
+    let message = message.message;
     let (class, author) = match &message.author {
         Author::Visitor => ("message from-visitor", None),
+        Author::Agent { agent_id, name } if internal => {
+            let name = if *agent_id == my_id {
+                format!("{name}{}", strings::YOU_SUFFIX)
+            } else {
+                name.clone()
+            };
+            ("message internal", Some(name))
+        }
         Author::Agent { agent_id, name } => {
             let name = if *agent_id == my_id {
                 format!("{name}{}", strings::YOU_SUFFIX)
@@ -144,14 +286,16 @@ fn MessageItem(
                 " "
                 <time datetime=time::iso(message.sent_at)>{time::clock(message.sent_at)}</time>
                 {channel.map(|channel| view! { " " <span class="channel">{channel}</span> })}
+                {internal.then(|| view! { " " <span class="channel internal-label">{strings::INTERNAL_COMMENT}</span> })}
             </div>
-            <div class="bubble">{message.text}</div>
+            <div class="bubble">{crate::ui::rich::rich_text(&message.text)}</div>
         </li>
     }
 }
 
 /// The reply form. One instance per open conversation (it is rebuilt when the agent switches),
-/// with the unsent text kept in the inbox's drafts.
+/// with the unsent text kept in the inbox's drafts. Above it: reply or internal comment (I7),
+/// the channel (I5) and the saved-response picker (I6).
 #[component]
 fn Composer(id: ConversationId) -> impl IntoView {
     let (Some(inbox), Some(auth)) = (use_context::<Inbox>(), use_context::<Auth>()) else {
@@ -163,8 +307,19 @@ fn Composer(id: ConversationId) -> impl IntoView {
     let text = RwSignal::new(initial);
     let sending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    let internal = RwSignal::new(false);
+    // The channel the agent picked; `None` follows the automatic choice.
+    let picked = RwSignal::new(None::<Channel>);
     // The id and text of the last attempt that failed: a retry of the same text reuses the id.
     let last_attempt = StoredValue::new(None::<(ClientMessageId, String)>);
+    let summary = Memo::new(move |_| inbox.summary(id));
+    let channels =
+        Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| reply_channels(&s.state))));
+    let channel = move || {
+        picked
+            .get()
+            .or_else(|| channels.with(|c| c.as_ref().map(|(_, chosen)| *chosen)))
+    };
 
     let remember_draft = move |value: String| {
         inbox.drafts.try_update_value(|drafts| {
@@ -193,8 +348,11 @@ fn Composer(id: ConversationId) -> impl IntoView {
         last_attempt.set_value(Some((client_id, body.clone())));
         sending.set(true);
         error.set(None);
+        let is_internal = internal.get_untracked();
+        let chosen = if is_internal { None } else { channel() };
         spawn_local(async move {
-            let result = actions::send_reply(inbox, auth, id, client_id, body).await;
+            let result =
+                actions::send_reply(inbox, auth, id, client_id, body, is_internal, chosen).await;
             sending.try_set(false);
             match result {
                 Ok(_) => {
@@ -237,17 +395,110 @@ fn Composer(id: ConversationId) -> impl IntoView {
         remember_draft(value.clone());
         text.set(value);
     };
+    // Inserting a saved response: its tags filled for this conversation, or an error.
+    let insert = move |body: String| {
+        let values = template::Values {
+            contact_name: inbox.contact.with_untracked(|p| {
+                p.as_ref()
+                    .and_then(|p| p.contact.as_ref())
+                    .and_then(|c| c.name.clone())
+            }),
+            contact_email: inbox.contact.with_untracked(|p| {
+                p.as_ref()
+                    .and_then(|p| p.contact.as_ref())
+                    .map(|c| c.email.clone())
+            }),
+            contact_phone: inbox.contact.with_untracked(|p| {
+                p.as_ref()
+                    .and_then(|p| p.contact.as_ref())
+                    .and_then(|c| c.phone.clone())
+            }),
+            contact_company: inbox.contact.with_untracked(|p| {
+                p.as_ref()
+                    .and_then(|p| p.contact.as_ref())
+                    .and_then(|c| c.company.clone())
+            }),
+            agent_name: Some(inbox.session.with_untracked(|s| s.agent.name.clone())),
+        };
+        match template::render(&body, &values) {
+            Ok(filled) => {
+                let current = text.get_untracked();
+                let next = if current.trim().is_empty() {
+                    filled
+                } else {
+                    format!("{}\n{filled}", current.trim_end())
+                };
+                remember_draft(next.clone());
+                text.set(next);
+                error.set(None);
+            }
+            Err(problem) => error.set(Some(strings::cannot_insert(&problem.to_string()))),
+        }
+    };
 
     view! {
-        <form class="composer" on:submit=on_submit>
+        <form class=move || if internal.get() { "composer composer-internal" } else { "composer" } on:submit=on_submit>
             {move || error.get().map(|message| view! { <p class="alert" role="alert">{message}</p> })}
+            <div class="composer-tools">
+                <div class="mode" role="radiogroup" aria-label=strings::MODE>
+                    <label>
+                        <input type="radio" name="mode" prop:checked=move || !internal.get() on:change=move |_| internal.set(false) />
+                        {strings::MODE_REPLY}
+                    </label>
+                    <label>
+                        <input type="radio" name="mode" prop:checked=move || internal.get() on:change=move |_| internal.set(true) />
+                        {strings::MODE_COMMENT}
+                    </label>
+                </div>
+                {move || (!internal.get()).then(|| view! {
+                    <label class="channel-pick">
+                        {strings::CHANNEL}
+                        " "
+                        <select
+                            aria-label=strings::CHANNEL
+                            on:change=move |ev| {
+                                picked.set(match event_target_value(&ev).as_str() {
+                                    "email" => Some(Channel::Email),
+                                    "messenger" => Some(Channel::Messenger),
+                                    _ => Some(Channel::Chat),
+                                })
+                            }
+                        >
+                            {move || channels.get().map(|(options, _)| {
+                                let current = channel();
+                                options.into_iter().map(|option| {
+                                    let (value, name) = match option.channel {
+                                        Channel::Chat => ("chat", strings::CHANNEL_CHAT),
+                                        Channel::Email => ("email", strings::CHANNEL_EMAIL),
+                                        Channel::Messenger => ("messenger", strings::CHANNEL_MESSENGER),
+                                    };
+                                    let label = match option.unavailable {
+                                        None => name.to_owned(),
+                                        Some(reason) => format!("{name} — {}", unavailable(reason)),
+                                    };
+                                    view! {
+                                        <option
+                                            value=value
+                                            disabled=option.unavailable.is_some()
+                                            selected=Some(option.channel) == current
+                                        >
+                                            {label}
+                                        </option>
+                                    }
+                                }).collect_view()
+                            })}
+                        </select>
+                    </label>
+                })}
+                <SavedResponsePicker on_pick=insert />
+            </div>
             <label for="reply" class="visually-hidden">{strings::REPLY}</label>
             <div class="composer-row">
                 <textarea
                     id="reply"
                     name="reply"
                     rows="3"
-                    placeholder=strings::REPLY_PLACEHOLDER
+                    placeholder=move || if internal.get() { strings::COMMENT_PLACEHOLDER } else { strings::REPLY_PLACEHOLDER }
                     prop:value=move || text.get()
                     on:input=on_input
                     on:keydown=on_keydown
@@ -258,10 +509,85 @@ fn Composer(id: ConversationId) -> impl IntoView {
                     disabled=move || sending.get()
                     aria-busy=move || sending.get().then_some("true")
                 >
-                    {strings::SEND}
+                    {move || if internal.get() { strings::ADD_COMMENT } else { strings::SEND }}
                 </button>
             </div>
         </form>
+    }
+    .into_any()
+}
+
+fn unavailable(reason: ChannelUnavailable) -> &'static str {
+    match reason {
+        ChannelUnavailable::NoEmail => strings::NO_EMAIL_KNOWN,
+        ChannelUnavailable::NotChat => strings::NOT_CHAT,
+        ChannelUnavailable::NotMessenger => strings::NOT_MESSENGER,
+    }
+}
+
+/// Saved responses (I6): a category, then the response; picking one inserts it.
+#[component]
+fn SavedResponsePicker(on_pick: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let Some(inbox) = use_context::<Inbox>() else {
+        return ().into_any();
+    };
+    let open = RwSignal::new(false);
+    let category = RwSignal::new(String::new());
+    let categories = Memo::new(move |_| {
+        let mut names: Vec<String> = inbox
+            .saved_responses
+            .with(|list| list.iter().map(|r| r.category.clone()).collect());
+        names.dedup();
+        names
+    });
+    view! {
+        <div class="saved">
+            <button
+                type="button"
+                class="secondary"
+                aria-expanded=move || if open.get() { "true" } else { "false" }
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                {strings::SAVED_RESPONSES}
+            </button>
+            {move || open.get().then(|| view! {
+                <div class="saved-picker" role="group" aria-label=strings::SAVED_RESPONSES>
+                    <label>
+                        {strings::CATEGORY}
+                        " "
+                        <select aria-label=strings::CATEGORY on:change=move |ev| category.set(event_target_value(&ev))>
+                            <option value="">{strings::CHOOSE_CATEGORY}</option>
+                            {move || categories.get().into_iter().map(|name| {
+                                view! { <option value=name.clone()>{name.clone()}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <ul>
+                        {move || {
+                            let chosen = category.get();
+                            inbox.saved_responses.get().into_iter()
+                                .filter(|r| !chosen.is_empty() && r.category == chosen)
+                                .map(|response| {
+                                    let body = response.body.clone();
+                                    view! {
+                                        <li>
+                                            <button type="button" class="link" on:click=move |_| {
+                                                on_pick(body.clone());
+                                                open.set(false);
+                                            }>
+                                                {response.title}
+                                            </button>
+                                        </li>
+                                    }
+                                }).collect_view()
+                        }}
+                    </ul>
+                    {move || inbox.saved_responses.with(Vec::is_empty).then(|| view! {
+                        <p class="muted">{strings::NO_SAVED_RESPONSES}</p>
+                    })}
+                </div>
+            })}
+        </div>
     }
     .into_any()
 }

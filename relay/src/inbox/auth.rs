@@ -16,7 +16,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use natter_protocol::agent::{AgentProfile, LoginRequest, Role, Session, CSRF_HEADER};
+use natter_protocol::agent::{
+    AgentProfile, InboxSettings, LoginRequest, Role, Session, CSRF_HEADER,
+};
 use natter_protocol::ErrorCode;
 
 use crate::clock::now_millis;
@@ -145,6 +147,7 @@ pub async fn login(
         Json(Session {
             agent: agent.profile,
             csrf_token,
+            settings: settings(&state),
         }),
     ))
 }
@@ -163,11 +166,20 @@ pub async fn logout(
 }
 
 /// `GET /v1/agent/me`.
-pub async fn me(session: AgentSession) -> Json<Session> {
+pub async fn me(State(state): State<AppState>, session: AgentSession) -> Json<Session> {
     Json(Session {
         agent: session.agent,
         csrf_token: session.csrf_token,
+        settings: settings(&state),
     })
+}
+
+/// What the console needs to know about the relay's configuration.
+pub fn settings(state: &AppState) -> InboxSettings {
+    let secs = state.config.limits.missed_after_secs;
+    InboxSettings {
+        missed_after_ms: i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    }
 }
 
 fn session_lifetime_ms(state: &AppState) -> i64 {

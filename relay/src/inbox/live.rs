@@ -1,20 +1,24 @@
 //! The agent socket (`GET /v1/agent/ws`): pushes every stored message and conversation change
 //! to the console, so it never polls (I15).
 //!
-//! The socket is server → client only for now. A subscriber that falls behind the bus is
-//! closed with a reconnect code; the console then refetches, so nothing is silently skipped.
+//! The socket is server → client only. It opens with `waiting` (I15), marks the agent online
+//! while it lives (I3), and turns bus events into frames: rows are re-read from the store so
+//! every console sees the same state. A subscriber that falls behind the bus is closed with a
+//! reconnect code; the console then refetches, so nothing is silently skipped.
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use natter_protocol::agent::AgentServerFrame;
-use natter_protocol::close_code;
+use natter_protocol::agent::{AgentMessage, AgentServerFrame, ConversationSummary};
+use natter_protocol::{close_code, ConversationId};
 
 use super::auth::AgentSession;
+use super::conversations::present;
+use super::InboxEvent;
 use crate::bus::{BusEvent, BusRecvError};
-use crate::error::HttpError;
+use crate::error::{HttpError, StoreError};
 use crate::AppState;
 
 pub async fn upgrade(
@@ -64,7 +68,29 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let mut subscription = state.bus.subscribe();
     let mut shutdown = state.shutdown.clone();
+    let agent = session.agent.id;
+    // Online while this socket lives, plus the grace period (I3).
+    let _online = state.presence.agent_connected(agent);
     tracing::debug!(agent = %session.agent.email, "agent socket open");
+    // Presence is registered now: the console fetches agents (with presence) after this.
+    if send(&mut sink, &AgentServerFrame::AgentsChanged)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    // I15: how many conversations are waiting for this agent.
+    match state.store.inbox_waiting_count(agent).await {
+        Ok(count) => {
+            if send(&mut sink, &AgentServerFrame::Waiting { count })
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        Err(error) => tracing::error!(%error, "could not count waiting conversations"),
+    }
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
@@ -81,14 +107,24 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
                     }
                     Err(BusRecvError::Closed) => break,
                 };
-                let BusEvent::MessageStored { conversation, message, .. } = event.as_ref();
-                let frames = [
-                    AgentServerFrame::MessageAdded { message: message.clone() },
-                    AgentServerFrame::ConversationUpdated { conversation: conversation.clone() },
-                ];
+                // An admin disabled this agent: end the socket now, not at the next request.
+                if matches!(event.as_ref(), BusEvent::Inbox(InboxEvent::AgentsChanged))
+                    && !still_enabled(&state, agent).await
+                {
+                    let _ = sink.send(close(close_code::UNAUTHORIZED, "account disabled")).await;
+                    break;
+                }
+                let frames = match frames_for(&state, event.as_ref()).await {
+                    Ok(frames) => frames,
+                    Err(error) => {
+                        // The console refetches everything after a reconnect.
+                        tracing::error!(%error, "could not build an agent frame");
+                        let _ = sink.send(close(close_code::GOING_AWAY, "internal error; reconnect")).await;
+                        break;
+                    }
+                };
                 for frame in frames {
-                    let Ok(text) = serde_json::to_string(&frame) else { continue };
-                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                    if send(&mut sink, &frame).await.is_err() {
                         return;
                     }
                 }
@@ -99,6 +135,115 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
             }
         }
     }
+}
+
+async fn still_enabled(state: &AppState, agent: natter_protocol::AgentId) -> bool {
+    match state.store.inbox_agent(agent).await {
+        Ok(Some(record)) => !record.disabled,
+        Ok(None) => false,
+        // A storage hiccup is no reason to log someone out.
+        Err(_) => true,
+    }
+}
+
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    frame: &AgentServerFrame,
+) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(frame).map_err(axum::Error::new)?;
+    sink.send(WsMessage::Text(text.into())).await
+}
+
+/// The row as agents see it now, unless it is gone.
+async fn row(
+    state: &AppState,
+    id: ConversationId,
+) -> Result<Option<ConversationSummary>, StoreError> {
+    Ok(state
+        .store
+        .inbox_conversation(id)
+        .await?
+        .map(|record| present(state, record)))
+}
+
+/// What one bus event means for a console.
+async fn frames_for(
+    state: &AppState,
+    event: &BusEvent,
+) -> Result<Vec<AgentServerFrame>, StoreError> {
+    let frames = match event {
+        BusEvent::MessageStored {
+            message, internal, ..
+        } => {
+            let Some(conversation) = row(state, message.conversation_id).await? else {
+                return Ok(Vec::new());
+            };
+            // A blocked contact's messages are stored, but reach no list and no notification (I10).
+            if conversation.state.blocked {
+                return Ok(Vec::new());
+            }
+            vec![
+                AgentServerFrame::MessageAdded {
+                    message: AgentMessage {
+                        message: message.clone(),
+                        internal: *internal,
+                    },
+                },
+                AgentServerFrame::ConversationUpdated { conversation },
+            ]
+        }
+        BusEvent::Inbox(InboxEvent::ConversationChanged(id)) => match row(state, *id).await? {
+            Some(conversation) => vec![AgentServerFrame::ConversationUpdated { conversation }],
+            None => Vec::new(),
+        },
+        BusEvent::Inbox(InboxEvent::ConversationDeleted(id)) => {
+            vec![AgentServerFrame::ConversationDeleted { id: *id }]
+        }
+        BusEvent::Inbox(InboxEvent::VisitorPresence {
+            site,
+            visitor_id,
+            conversation,
+        }) => {
+            let id = match conversation {
+                Some(id) => Some(*id),
+                None => state
+                    .store
+                    .visitor_conversation(site, visitor_id)
+                    .await?
+                    .map(|record| record.summary.id),
+            };
+            match id {
+                Some(id) => match row(state, id).await? {
+                    Some(conversation)
+                        if conversation.message_count > 0 && !conversation.state.blocked =>
+                    {
+                        vec![AgentServerFrame::ConversationUpdated { conversation }]
+                    }
+                    _ => Vec::new(),
+                },
+                None => Vec::new(),
+            }
+        }
+        BusEvent::Inbox(InboxEvent::AgentPresence {
+            agent_id,
+            online_since,
+        }) => {
+            vec![AgentServerFrame::AgentPresence {
+                agent_id: *agent_id,
+                online_since: *online_since,
+            }]
+        }
+        BusEvent::Inbox(InboxEvent::AgentsChanged) => vec![AgentServerFrame::AgentsChanged],
+        BusEvent::Inbox(InboxEvent::SavedResponsesChanged) => {
+            vec![AgentServerFrame::SavedResponsesChanged]
+        }
+        BusEvent::Inbox(InboxEvent::ContactUpdated(contact)) => {
+            vec![AgentServerFrame::ContactUpdated {
+                contact: contact.clone(),
+            }]
+        }
+    };
+    Ok(frames)
 }
 
 fn close(code: u16, reason: &'static str) -> WsMessage {

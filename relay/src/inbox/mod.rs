@@ -1,90 +1,149 @@
 //! The built-in inbox: the agent API (`/v1/agent/*`, REST + WebSocket) that the console and
-//! other tools use. Every rule is enforced here, not only in the console.
+//! other tools use (documented in `docs/agent-api.md`). Every rule is enforced here, not only
+//! in the console.
+//!
+//! - [`auth`]: login, sessions, CSRF (I1, S6).
+//! - [`conversations`]: list, search, thread, replies and comments, read, complete, assign,
+//!   block, delete (I2–I11).
+//! - [`agents`]: agents and groups, for admins (I1).
+//! - [`contacts`]: the contact panel (I12).
+//! - [`saved_responses`]: saved responses and their tags (I6).
+//! - [`audit`]: the audit log (I11).
+//! - [`presence`]: agents and visitors online (I3).
+//! - `live`: the agent socket (I15).
+//! - [`store`]: what the inbox needs from storage.
 
+pub mod agents;
+pub mod audit;
 pub mod auth;
+pub mod contacts;
+pub mod conversations;
 mod live;
+pub mod presence;
+pub mod saved_responses;
+pub mod search;
+pub mod store;
 
-use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use natter_protocol::agent::{ConversationDetail, ConversationList, SendReply};
-use natter_protocol::{Author, Channel, ConversationId, Message};
-use uuid::Uuid;
+use axum::routing::{get, patch, post, put};
+use axum::Router;
+use natter_protocol::agent::{ContactInfo, Role};
+use natter_protocol::{AgentId, ConversationId, UnixMillis};
 
-use crate::conversations::{self, AppendError, Incoming};
-use crate::error::HttpError;
+use crate::error::{HttpError, StoreError};
+use crate::identity::VisitorId;
 use crate::AppState;
 use auth::AgentSession;
 
-/// How many conversations the list returns (paging and filters come with the full inbox).
-const LIST_LIMIT: u32 = 200;
+/// Inbox changes that only agent sockets show (carried by `BusEvent::Inbox`).
+#[derive(Debug, Clone)]
+pub enum InboxEvent {
+    /// Status, assignment, read state or contact of a conversation changed.
+    ConversationChanged(ConversationId),
+    ConversationDeleted(ConversationId),
+    /// A visitor came online or went offline.
+    VisitorPresence {
+        site: String,
+        visitor_id: VisitorId,
+        conversation: Option<ConversationId>,
+    },
+    AgentPresence {
+        agent_id: AgentId,
+        online_since: Option<UnixMillis>,
+    },
+    AgentsChanged,
+    SavedResponsesChanged,
+    ContactUpdated(ContactInfo),
+}
 
 pub fn router() -> Router<AppState> {
+    use conversations as c;
     Router::new()
         .route("/v1/agent/login", post(auth::login))
         .route("/v1/agent/logout", post(auth::logout))
         .route("/v1/agent/me", get(auth::me))
-        .route("/v1/agent/conversations", get(list_conversations))
-        .route("/v1/agent/conversations/{id}", get(conversation_detail))
-        .route("/v1/agent/conversations/{id}/messages", post(send_reply))
+        .route("/v1/agent/conversations", get(c::list))
+        .route(
+            "/v1/agent/conversations/{id}",
+            get(c::detail).delete(c::delete),
+        )
+        .route("/v1/agent/conversations/{id}/messages", post(c::send_reply))
+        .route("/v1/agent/conversations/{id}/read", post(c::mark_read))
+        .route("/v1/agent/conversations/{id}/status", post(c::set_status))
+        .route("/v1/agent/conversations/{id}/assign", post(c::assign))
+        .route("/v1/agent/conversations/{id}/block", post(c::set_blocked))
+        .route(
+            "/v1/agent/conversations/{id}/contact",
+            get(contacts::panel).put(contacts::update),
+        )
+        .route("/v1/agent/agents", get(agents::list).post(agents::create))
+        .route("/v1/agent/agents/{id}", patch(agents::update))
+        .route("/v1/agent/groups", post(agents::create_group))
+        .route("/v1/agent/groups/{id}", put(agents::update_group))
+        .route(
+            "/v1/agent/saved-responses",
+            get(saved_responses::list).post(saved_responses::create),
+        )
+        .route(
+            "/v1/agent/saved-responses/{id}",
+            put(saved_responses::update).delete(saved_responses::delete),
+        )
+        .route("/v1/agent/audit", get(audit::list))
         .route(natter_protocol::agent::AGENT_WS_PATH, get(live::upgrade))
 }
 
-async fn list_conversations(
-    State(state): State<AppState>,
-    _session: AgentSession,
-) -> Result<Json<ConversationList>, HttpError> {
-    let conversations = state.store.list_conversations(LIST_LIMIT).await?;
-    Ok(Json(ConversationList { conversations }))
+/// Refuses anyone but an admin, with a message that says so.
+pub fn require_admin(session: &AgentSession, what: &str) -> Result<(), HttpError> {
+    if session.agent.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(HttpError::forbidden(format!("only admins can {what}")))
+    }
 }
 
-fn parse_conversation_id(id: &str) -> Result<ConversationId, HttpError> {
-    Uuid::parse_str(id)
-        .map(ConversationId)
-        .map_err(|_| HttpError::not_found("no such conversation"))
+/// A store error at the HTTP boundary: a unique-constraint violation becomes a clear 422.
+pub fn store_error(error: StoreError, duplicate: &str) -> HttpError {
+    match &error {
+        StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            HttpError::invalid(duplicate)
+        }
+        _ => error.into(),
+    }
 }
 
-async fn conversation_detail(
-    State(state): State<AppState>,
-    _session: AgentSession,
-    Path(id): Path<String>,
-) -> Result<Json<ConversationDetail>, HttpError> {
-    let id = parse_conversation_id(&id)?;
-    let record = state
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("no such conversation"))?;
-    // The whole thread: agents need all of it; paging comes with the full inbox.
-    let messages = state.store.messages_after(id, 0, u32::MAX).await?;
-    Ok(Json(ConversationDetail {
-        conversation: record.summary,
-        messages,
-    }))
+/// Checks a required text field: trimmed, not empty, at most `limit` characters.
+pub fn required_text(field: &str, value: &str, limit: usize) -> Result<String, HttpError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(HttpError::invalid(format!("{field} is required")));
+    }
+    let chars = value.chars().count();
+    if chars > limit {
+        return Err(HttpError::invalid(format!(
+            "{field} is too long ({chars} characters; the limit is {limit})"
+        )));
+    }
+    Ok(value.to_owned())
 }
 
-async fn send_reply(
-    State(state): State<AppState>,
-    session: AgentSession,
-    Path(id): Path<String>,
-    Json(reply): Json<SendReply>,
-) -> Result<Json<Message>, HttpError> {
-    let conversation_id = parse_conversation_id(&id)?;
-    let incoming = Incoming {
-        conversation_id,
-        client_id: reply.client_id,
-        author: Author::Agent {
-            agent_id: session.agent.id,
-            name: session.agent.name.clone(),
-        },
-        channel: Channel::Chat,
-        text: reply.text,
-        origin: None,
-    };
-    match conversations::append(&state, incoming).await {
-        Ok(message) => Ok(Json(message)),
-        Err(AppendError::NotFound) => Err(HttpError::not_found("no such conversation")),
-        Err(AppendError::Store(error)) => Err(HttpError::internal(error)),
-        Err(invalid) => Err(HttpError::invalid(invalid.to_string())),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_text_at_and_past_its_limit() {
+        assert_eq!(required_text("name", " Ada ", 3).unwrap(), "Ada");
+        assert_eq!(
+            required_text("name", "Zoë", 3).unwrap(),
+            "Zoë",
+            "3 characters, 4 bytes"
+        );
+        assert_eq!(
+            required_text("name", "Adam", 3).unwrap_err().message,
+            "name is too long (4 characters; the limit is 3)"
+        );
+        assert_eq!(
+            required_text("title", "  ", 3).unwrap_err().message,
+            "title is required"
+        );
     }
 }

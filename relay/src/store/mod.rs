@@ -35,6 +35,8 @@ pub struct NewMessage {
     pub channel: Channel,
     pub text: String,
     pub now: UnixMillis,
+    /// An internal comment (I7): stored, never returned by the visitor-facing reads.
+    pub internal: bool,
 }
 
 /// The result of [`Store::append_message`].
@@ -83,7 +85,7 @@ pub struct ContactRecord {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
     /// Records that a visitor is here now (creating the visitor on first sight). Returns
     /// `false` for a visitor id that was forgotten (logout): it must not be used again.
     async fn touch_visitor(
@@ -144,14 +146,16 @@ pub trait Store: Send + Sync + 'static {
     /// already stored in that conversation (then returns the stored one, `duplicate: true`).
     async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
 
-    /// The newest `limit` messages in ascending order, and whether older ones exist.
+    /// The newest `limit` messages in ascending order, and whether older ones exist. Only what
+    /// a visitor may see: internal comments are left out (I7).
     async fn recent_messages(
         &self,
         conversation: ConversationId,
         limit: u32,
     ) -> Result<(Vec<Message>, bool), StoreError>;
 
-    /// Messages with `seq > after`, ascending, at most `limit`.
+    /// Messages with `seq > after`, ascending, at most `limit`. Internal comments are left
+    /// out (I7), so `seq` may skip numbers.
     async fn messages_after(
         &self,
         conversation: ConversationId,

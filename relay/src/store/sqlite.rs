@@ -26,6 +26,9 @@ const MAX_CONNECTIONS: u32 = 8;
 /// How long a writer waits for the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+// The inbox's queries (`InboxStore`) live in `sqlite/inbox.rs`.
+mod inbox;
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -143,10 +146,36 @@ impl Store for SqliteStore {
         .bind(&visitor.0)
         .fetch_optional(&mut *transaction)
         .await?;
-        match existing {
+        let same_email: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM contacts WHERE site = ?1 AND email = ?2 AND email_verified = 0
+             ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(site)
+        .bind(&details.email)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        match (existing, same_email) {
             // Logged in: an unsigned identify must not change who they verifiably are.
-            Some((_, verified)) if verified != 0 => {}
-            Some((contact_id, _)) => {
+            (Some((_, verified)), _) if verified != 0 => {}
+            // Someone already known (unverified) by this email, e.g. from another device or an
+            // inbound email: link to them rather than duplicate. This grants no history: only
+            // verified contacts carry history across visitors.
+            (_, Some(contact_id)) => {
+                sqlx::query(
+                    "UPDATE contacts SET name = COALESCE(?2, name), phone = COALESCE(?3, phone),
+                         company = COALESCE(?4, company), updated_at = ?5
+                     WHERE id = ?1",
+                )
+                .bind(&contact_id)
+                .bind(&details.name)
+                .bind(&details.phone)
+                .bind(&details.company)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+                link_unverified(&mut transaction, site, visitor, &contact_id).await?;
+            }
+            (Some((contact_id, _)), None) => {
                 sqlx::query(
                     "UPDATE contacts SET email = ?2, name = COALESCE(?3, name),
                          phone = COALESCE(?4, phone), company = COALESCE(?5, company), updated_at = ?6
@@ -161,7 +190,7 @@ impl Store for SqliteStore {
                 .execute(&mut *transaction)
                 .await?;
             }
-            None => {
+            (None, None) => {
                 let contact_id = Uuid::new_v4().to_string();
                 sqlx::query(
                     "INSERT INTO contacts (id, site, email, email_verified, name, phone, company, created_at, updated_at)
@@ -176,20 +205,7 @@ impl Store for SqliteStore {
                 .bind(now)
                 .execute(&mut *transaction)
                 .await?;
-                sqlx::query("UPDATE visitors SET contact_id = ?2 WHERE id = ?1")
-                    .bind(&visitor.0)
-                    .bind(&contact_id)
-                    .execute(&mut *transaction)
-                    .await?;
-                sqlx::query(
-                    "UPDATE conversations SET contact_id = ?3
-                     WHERE site = ?1 AND visitor_id = ?2 AND contact_id IS NULL",
-                )
-                .bind(site)
-                .bind(&visitor.0)
-                .bind(&contact_id)
-                .execute(&mut *transaction)
-                .await?;
+                link_unverified(&mut transaction, site, visitor, &contact_id).await?;
             }
         }
         transaction.commit().await?;
@@ -321,8 +337,8 @@ impl Store for SqliteStore {
         let inserted = sqlx::query(
             "INSERT INTO messages
                  (id, conversation_id, seq, client_id, author_kind, agent_id, author_name,
-                  channel, body, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                  channel, body, created_at, internal)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (conversation_id, client_id) DO NOTHING",
         )
         .bind(message.id.0.to_string())
@@ -335,6 +351,7 @@ impl Store for SqliteStore {
         .bind(channel_name(message.channel))
         .bind(&message.text)
         .bind(message.sent_at)
+        .bind(new.internal)
         .execute(&mut *transaction)
         .await?
         .rows_affected();
@@ -375,7 +392,7 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<Message>, bool), StoreError> {
         // One extra row tells whether older messages exist.
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND internal = 0
              ORDER BY seq DESC LIMIT ?2"
         );
         let rows = sqlx::query(&sql)
@@ -400,7 +417,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Message>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq > ?2
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE conversation_id = ?1 AND seq > ?2 AND internal = 0
              ORDER BY seq ASC LIMIT ?3"
         );
         let rows = sqlx::query(&sql)
@@ -555,6 +573,32 @@ impl Store for SqliteStore {
     }
 }
 
+/// Links a visitor, and the conversation they started (unless a verified contact owns it), to
+/// an unverified contact.
+async fn link_unverified(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    site: &str,
+    visitor: &VisitorId,
+    contact_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE visitors SET contact_id = ?2 WHERE id = ?1")
+        .bind(&visitor.0)
+        .bind(contact_id)
+        .execute(&mut **transaction)
+        .await?;
+    sqlx::query(
+        "UPDATE conversations SET contact_id = ?3
+         WHERE site = ?1 AND visitor_id = ?2
+           AND (contact_id IS NULL OR contact_id IN (SELECT id FROM contacts WHERE email_verified = 0))",
+    )
+    .bind(site)
+    .bind(&visitor.0)
+    .bind(contact_id)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
 fn parse_uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
     Uuid::parse_str(&text).map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
@@ -572,6 +616,8 @@ fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRecord, StoreErr
             last_activity_at: row.try_get("last_activity_at")?,
             message_count: last_seq.max(0) as u64,
             created_at: row.try_get("created_at")?,
+            // Filled by the inbox's own queries (`sqlite/inbox.rs`).
+            state: Default::default(),
         },
         visitor_id,
     })
@@ -669,6 +715,7 @@ mod tests {
             channel: Channel::Chat,
             text: text.into(),
             now: 1,
+            internal: false,
         }
     }
 

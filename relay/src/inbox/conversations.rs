@@ -1,0 +1,348 @@
+//! Conversations in the inbox: the list with filters, search and paging (I2), the thread,
+//! replies and internal comments (I5, I7), read state (I4), complete / reopen (I8),
+//! assignment (I9), blocking (I10) and deletion (I11).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use natter_protocol::agent::{
+    reply_channels, template, AgentMessage, Assign, AssigneeFilter, ChannelUnavailable,
+    ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, SendReply,
+    SetBlocked, SetStatus,
+};
+use natter_protocol::{Author, ConversationId};
+use uuid::Uuid;
+
+use super::audit::record;
+use super::auth::AgentSession;
+use super::search::{cursor, fts_query, parse_cursor};
+use super::store::{AssigneeScope, ListQuery};
+use super::{require_admin, InboxEvent};
+use crate::bus::BusEvent;
+use crate::clock::now_millis;
+use crate::conversations::{self, AppendError, Incoming};
+use crate::error::HttpError;
+use crate::store::ConversationRecord;
+use crate::AppState;
+
+pub fn parse_id(id: &str) -> Result<ConversationId, HttpError> {
+    Uuid::parse_str(id)
+        .map(ConversationId)
+        .map_err(|_| HttpError::not_found("no such conversation"))
+}
+
+/// A stored conversation as agents see it: with the visitor's presence, which is not stored.
+pub fn present(state: &AppState, record: ConversationRecord) -> ConversationSummary {
+    let mut summary = record.summary;
+    summary.state.visitor_online = state
+        .presence
+        .visitor_online(&record.visitor_id, summary.id);
+    summary
+}
+
+/// The conversation, or 404.
+pub async fn load(state: &AppState, id: ConversationId) -> Result<ConversationSummary, HttpError> {
+    let record = state
+        .store
+        .inbox_conversation(id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such conversation"))?;
+    Ok(present(state, record))
+}
+
+/// Tells every console that a conversation changed.
+pub fn changed(state: &AppState, id: ConversationId) {
+    state
+        .bus
+        .publish(BusEvent::Inbox(InboxEvent::ConversationChanged(id)));
+}
+
+/// `GET /v1/agent/conversations`.
+pub async fn list(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Query(query): Query<ConversationQuery>,
+) -> Result<Json<ConversationList>, HttpError> {
+    let limits = &state.config.limits;
+    let limit = query
+        .limit
+        .unwrap_or(limits.inbox_page_size.min(limits.max_inbox_page_size));
+    if limit == 0 || limit > limits.max_inbox_page_size {
+        return Err(HttpError::invalid(format!(
+            "limit must be between 1 and {}",
+            limits.max_inbox_page_size
+        )));
+    }
+    let search = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) => {
+            let chars = q.chars().count();
+            if chars > limits.max_search_chars {
+                return Err(HttpError::invalid(format!(
+                    "the search is too long ({chars} characters; the limit is {})",
+                    limits.max_search_chars
+                )));
+            }
+            match fts_query(q) {
+                Some(fts) => Some(fts),
+                // Only punctuation: nothing can match.
+                None => {
+                    return Ok(Json(ConversationList {
+                        conversations: Vec::new(),
+                        next: None,
+                    }))
+                }
+            }
+        }
+        None => None,
+    };
+    let after = match &query.after {
+        Some(text) => Some(
+            parse_cursor(text)
+                .ok_or_else(|| HttpError::invalid("after is not a cursor from this list"))?,
+        ),
+        None => None,
+    };
+    let list_query = ListQuery {
+        status: query.status,
+        assignee: match query.assignee.unwrap_or(AssigneeFilter::All) {
+            AssigneeFilter::All => AssigneeScope::All,
+            AssigneeFilter::Unassigned => AssigneeScope::Unassigned,
+            AssigneeFilter::Mine => AssigneeScope::Mine(session.agent.id),
+        },
+        channel: query.channel,
+        search,
+        blocked: query.blocked.unwrap_or(false),
+        after,
+        limit,
+    };
+    let mut records = state.store.inbox_list(&list_query).await?;
+    let next = if records.len() > limit as usize {
+        records.truncate(limit as usize);
+        records.last().map(|last| {
+            cursor(
+                last.summary.last_activity_at,
+                &last.summary.id.0.to_string(),
+            )
+        })
+    } else {
+        None
+    };
+    let conversations = records
+        .into_iter()
+        .map(|record| present(&state, record))
+        .collect();
+    Ok(Json(ConversationList {
+        conversations,
+        next,
+    }))
+}
+
+/// `GET /v1/agent/conversations/{id}`.
+pub async fn detail(
+    State(state): State<AppState>,
+    _session: AgentSession,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationDetail>, HttpError> {
+    let id = parse_id(&id)?;
+    let conversation = load(&state, id).await?;
+    let messages = state.store.inbox_thread(id).await?;
+    Ok(Json(ConversationDetail {
+        conversation,
+        messages,
+    }))
+}
+
+/// `POST /v1/agent/conversations/{id}/messages`: a reply, or an internal comment (I7).
+pub async fn send_reply(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<String>,
+    Json(reply): Json<SendReply>,
+) -> Result<Json<AgentMessage>, HttpError> {
+    let conversation_id = parse_id(&id)?;
+    let summary = load(&state, conversation_id).await?;
+    let channel =
+        if reply.internal {
+            summary.state.channel
+        } else {
+            if template::has_tag(&reply.text) {
+                return Err(HttpError::invalid(
+                    "the reply contains a personalization tag ({{…}}); insert the saved response \
+                 again so it is filled in, or remove the tag",
+                ));
+            }
+            let (options, preferred) = reply_channels(&summary.state);
+            let channel = reply.channel.unwrap_or(preferred);
+            match options.iter().find(|option| option.channel == channel) {
+                Some(option) => match option.unavailable {
+                    None => channel,
+                    Some(ChannelUnavailable::NoEmail) => {
+                        return Err(HttpError::invalid(
+                            "cannot reply by email: no email address is known for this contact",
+                        ))
+                    }
+                    Some(ChannelUnavailable::NotChat) => {
+                        return Err(HttpError::invalid(
+                            "cannot reply by web chat: this conversation did not start in the chat",
+                        ))
+                    }
+                    Some(ChannelUnavailable::NotMessenger) => return Err(HttpError::invalid(
+                        "cannot reply by Messenger: this conversation did not come from Messenger",
+                    )),
+                },
+                None => return Err(HttpError::invalid("unknown channel")),
+            }
+        };
+    let incoming = Incoming {
+        conversation_id,
+        client_id: reply.client_id,
+        author: Author::Agent {
+            agent_id: session.agent.id,
+            name: session.agent.name.clone(),
+        },
+        channel,
+        text: reply.text,
+        origin: None,
+    };
+    match conversations::append_with(&state, incoming, reply.internal).await {
+        Ok(message) => Ok(Json(AgentMessage {
+            message,
+            internal: reply.internal,
+        })),
+        Err(AppendError::NotFound) => Err(HttpError::not_found("no such conversation")),
+        Err(AppendError::Store(error)) => Err(HttpError::internal(error)),
+        Err(invalid) => Err(HttpError::invalid(invalid.to_string())),
+    }
+}
+
+/// `POST /v1/agent/conversations/{id}/read`: opened by an agent, so read for all (I4).
+pub async fn mark_read(
+    State(state): State<AppState>,
+    _session: AgentSession,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationSummary>, HttpError> {
+    let id = parse_id(&id)?;
+    if state.store.inbox_mark_read(id).await? {
+        changed(&state, id);
+    }
+    Ok(Json(load(&state, id).await?))
+}
+
+/// `POST /v1/agent/conversations/{id}/status`: complete or reopen (I8).
+pub async fn set_status(
+    State(state): State<AppState>,
+    _session: AgentSession,
+    Path(id): Path<String>,
+    Json(body): Json<SetStatus>,
+) -> Result<Json<ConversationSummary>, HttpError> {
+    let id = parse_id(&id)?;
+    if !state.store.inbox_set_status(id, body.status).await? {
+        return Err(HttpError::not_found("no such conversation"));
+    }
+    changed(&state, id);
+    Ok(Json(load(&state, id).await?))
+}
+
+/// `POST /v1/agent/conversations/{id}/assign`: to an agent, a group, both, or nobody (I9).
+pub async fn assign(
+    State(state): State<AppState>,
+    _session: AgentSession,
+    Path(id): Path<String>,
+    Json(body): Json<Assign>,
+) -> Result<Json<ConversationSummary>, HttpError> {
+    let id = parse_id(&id)?;
+    if let Some(agent) = body.agent {
+        match state.store.inbox_agent(agent).await? {
+            Some(record) if !record.disabled => {}
+            Some(_) => return Err(HttpError::invalid("this agent's account is disabled")),
+            None => return Err(HttpError::invalid("no such agent")),
+        }
+    }
+    if let Some(group) = body.group {
+        let groups = state.store.inbox_groups().await?;
+        if !groups.iter().any(|g| g.id == group) {
+            return Err(HttpError::invalid("no such group"));
+        }
+    }
+    if !state.store.inbox_assign(id, body.agent, body.group).await? {
+        return Err(HttpError::not_found("no such conversation"));
+    }
+    changed(&state, id);
+    Ok(Json(load(&state, id).await?))
+}
+
+/// `POST /v1/agent/conversations/{id}/block`: blocks or unblocks the contact (I10).
+pub async fn set_blocked(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<String>,
+    Json(body): Json<SetBlocked>,
+) -> Result<Json<ConversationSummary>, HttpError> {
+    let id = parse_id(&id)?;
+    let before = load(&state, id).await?;
+    let changed_ids = state
+        .store
+        .inbox_set_blocked(id, body.blocked, now_millis())
+        .await?;
+    let (action, verb) = if body.blocked {
+        ("contact.block", "Blocked")
+    } else {
+        ("contact.unblock", "Unblocked")
+    };
+    record(
+        &state,
+        &session,
+        action,
+        id.0.to_string(),
+        format!("{verb} {}", before.display_name()),
+    )
+    .await?;
+    for changed_id in changed_ids {
+        changed(&state, changed_id);
+    }
+    Ok(Json(load(&state, id).await?))
+}
+
+/// `DELETE /v1/agent/conversations/{id}`: admins only, recorded in the audit log (I11).
+pub async fn delete(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, HttpError> {
+    require_admin(&session, "delete conversations; ask an admin")?;
+    let id = parse_id(&id)?;
+    let summary = load(&state, id).await?;
+    if !state.store.inbox_delete_conversation(id).await? {
+        return Err(HttpError::not_found("no such conversation"));
+    }
+    record(
+        &state,
+        &session,
+        "conversation.delete",
+        id.0.to_string(),
+        format!(
+            "Deleted the conversation with {} ({} messages, site {})",
+            summary.display_name(),
+            summary.message_count,
+            summary.site
+        ),
+    )
+    .await?;
+    state
+        .bus
+        .publish(BusEvent::Inbox(InboxEvent::ConversationDeleted(id)));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The neutral notice a blocked visitor's widget shows after each message (I10), if the
+/// conversation is blocked. The message is stored and acknowledged all the same.
+pub async fn blocked_notice(state: &AppState, id: ConversationId) -> Option<&'static str> {
+    match state.store.inbox_is_blocked(id).await {
+        Ok(true) => Some("Thanks, your message has been received."),
+        Ok(false) => None,
+        Err(error) => {
+            tracing::error!(%error, "could not check whether a conversation is blocked");
+            None
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Who is online (I3, I15): agents by their console sockets, visitors by their widget sockets.
+//!
+//! A socket registers and holds a [`PresenceGuard`]; when the last socket of someone closes
+//! they stay online for a grace period (`Limits::agent_presence_grace_secs`,
+//! `visitor_presence_grace_secs`), so a page reload or a short network drop does not flicker
+//! the dots. Changes are published on the bus as [`InboxEvent`]s for the agent sockets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use natter_protocol::{AgentId, ConversationId, UnixMillis};
+
+use super::InboxEvent;
+use crate::bus::{Bus, BusEvent};
+use crate::clock::now_millis;
+use crate::identity::VisitorId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Agent(AgentId),
+    Visitor(VisitorId),
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    sockets: usize,
+    online_since: Option<UnixMillis>,
+    /// Bumped on every disconnect, so a stale grace timer does nothing.
+    epoch: u64,
+    site: String,
+    conversation: Option<ConversationId>,
+}
+
+pub struct Presence {
+    bus: Arc<dyn Bus>,
+    agent_grace: Duration,
+    visitor_grace: Duration,
+    entries: Mutex<HashMap<Key, Entry>>,
+}
+
+/// Keeps someone online while it lives.
+pub struct PresenceGuard {
+    presence: Arc<Presence>,
+    key: Key,
+}
+
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        self.presence.disconnected(self.key.clone());
+    }
+}
+
+impl Presence {
+    pub fn new(bus: Arc<dyn Bus>, agent_grace: Duration, visitor_grace: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            bus,
+            agent_grace,
+            visitor_grace,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<Key, Entry>> {
+        // A panic while holding the lock leaves plain counters behind: keep using them.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An agent's console socket opened.
+    pub fn agent_connected(self: &Arc<Self>, agent: AgentId) -> PresenceGuard {
+        self.connected(Key::Agent(agent), String::new(), None)
+    }
+
+    /// A visitor's widget socket said hello.
+    pub fn visitor_connected(
+        self: &Arc<Self>,
+        site: &str,
+        visitor: &VisitorId,
+        conversation: Option<ConversationId>,
+    ) -> PresenceGuard {
+        self.connected(Key::Visitor(visitor.clone()), site.to_owned(), conversation)
+    }
+
+    fn connected(
+        self: &Arc<Self>,
+        key: Key,
+        site: String,
+        conversation: Option<ConversationId>,
+    ) -> PresenceGuard {
+        let came_online = {
+            let mut entries = self.entries();
+            let entry = entries.entry(key.clone()).or_default();
+            entry.sockets += 1;
+            entry.site = site;
+            if conversation.is_some() {
+                entry.conversation = conversation;
+            }
+            if entry.online_since.is_none() {
+                entry.online_since = Some(now_millis());
+                true
+            } else {
+                false
+            }
+        };
+        if came_online {
+            self.publish(&key);
+        }
+        PresenceGuard {
+            presence: self.clone(),
+            key,
+        }
+    }
+
+    fn disconnected(self: &Arc<Self>, key: Key) {
+        let epoch = {
+            let mut entries = self.entries();
+            let Some(entry) = entries.get_mut(&key) else {
+                return;
+            };
+            entry.sockets = entry.sockets.saturating_sub(1);
+            if entry.sockets > 0 {
+                return;
+            }
+            entry.epoch += 1;
+            entry.epoch
+        };
+        let grace = match key {
+            Key::Agent(_) => self.agent_grace,
+            Key::Visitor(_) => self.visitor_grace,
+        };
+        let presence = self.clone();
+        let expire = async move {
+            tokio::time::sleep(grace).await;
+            presence.expire(key, epoch);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(expire);
+            }
+            Err(_) => tracing::warn!("presence changed outside the runtime"),
+        }
+    }
+
+    fn expire(&self, key: Key, epoch: u64) {
+        let went_offline = {
+            let mut entries = self.entries();
+            match entries.get(&key) {
+                Some(entry) if entry.sockets == 0 && entry.epoch == epoch => {
+                    let entry = entries.remove(&key);
+                    entry.map(|entry| (entry.site, entry.conversation))
+                }
+                _ => None,
+            }
+        };
+        if let Some((site, conversation)) = went_offline {
+            let event = match key {
+                Key::Agent(agent_id) => InboxEvent::AgentPresence {
+                    agent_id,
+                    online_since: None,
+                },
+                Key::Visitor(visitor_id) => InboxEvent::VisitorPresence {
+                    site,
+                    visitor_id,
+                    conversation,
+                },
+            };
+            self.bus.publish(BusEvent::Inbox(event));
+        }
+    }
+
+    fn publish(&self, key: &Key) {
+        let event = {
+            let entries = self.entries();
+            let Some(entry) = entries.get(key) else {
+                return;
+            };
+            match key {
+                Key::Agent(agent_id) => InboxEvent::AgentPresence {
+                    agent_id: *agent_id,
+                    online_since: entry.online_since,
+                },
+                Key::Visitor(visitor_id) => InboxEvent::VisitorPresence {
+                    site: entry.site.clone(),
+                    visitor_id: visitor_id.clone(),
+                    conversation: entry.conversation,
+                },
+            }
+        };
+        self.bus.publish(BusEvent::Inbox(event));
+    }
+
+    /// Since when the agent is online, if they are.
+    pub fn agent_online_since(&self, agent: AgentId) -> Option<UnixMillis> {
+        self.entries()
+            .get(&Key::Agent(agent))
+            .and_then(|entry| entry.online_since)
+    }
+
+    /// Whether the visitor (or another device showing this conversation) is online.
+    pub fn visitor_online(&self, visitor: &VisitorId, conversation: ConversationId) -> bool {
+        let entries = self.entries();
+        entries.contains_key(&Key::Visitor(visitor.clone()))
+            || entries.iter().any(|(key, entry)| {
+                matches!(key, Key::Visitor(_)) && entry.conversation == Some(conversation)
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::InProcessBus;
+    use uuid::Uuid;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_agent_stays_online_for_the_grace_period_after_the_last_socket() {
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
+        let mut events = bus.subscribe();
+        let presence = Presence::new(bus, Duration::from_secs(10), Duration::from_secs(1));
+        let agent = AgentId(Uuid::from_u128(1));
+        let first = presence.agent_connected(agent);
+        let second = presence.agent_connected(agent);
+        assert!(presence.agent_online_since(agent).is_some());
+        assert!(matches!(
+            events.recv().await.unwrap().as_ref(),
+            BusEvent::Inbox(InboxEvent::AgentPresence {
+                online_since: Some(_),
+                ..
+            })
+        ));
+        drop(first);
+        drop(second);
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert!(
+            presence.agent_online_since(agent).is_some(),
+            "within the grace period"
+        );
+        // A reconnect within the grace period keeps them online without a new event.
+        let again = presence.agent_connected(agent);
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert!(presence.agent_online_since(agent).is_some());
+        drop(again);
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(
+            presence.agent_online_since(agent),
+            None,
+            "past the grace period"
+        );
+        assert!(matches!(
+            events.recv().await.unwrap().as_ref(),
+            BusEvent::Inbox(InboxEvent::AgentPresence {
+                online_since: None,
+                ..
+            })
+        ));
+    }
+}
