@@ -264,6 +264,7 @@ pub async fn send_reply(
         text,
         internal,
         channel,
+        attachments: Vec::new(),
     };
     match api::send_reply(id, &reply, &csrf).await {
         Ok(message) => {

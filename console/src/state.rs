@@ -364,6 +364,7 @@ mod tests {
             channel: Channel::Chat,
             text: format!("m{n}"),
             sent_at: seq as i64,
+            attachments: Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{AgentId, Channel, ClientMessageId, ConversationId, Message, UnixMillis};
+use crate::{AgentId, AttachmentId, Channel, ClientMessageId, ConversationId, Message, UnixMillis};
 
 /// The path of the agent WebSocket on the relay.
 pub const AGENT_WS_PATH: &str = "/v1/agent/ws";
@@ -312,6 +312,9 @@ pub struct ConversationDetail {
 pub struct SendReply {
     pub client_id: ClientMessageId,
     pub text: String,
+    /// Files uploaded first (`POST /v1/agent/conversations/{id}/attachments`).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentId>,
     /// An internal comment (I7) instead of a reply.
     #[serde(default)]
     pub internal: bool,
@@ -838,6 +841,7 @@ mod tests {
             channel: Channel::Chat,
             text: "note".into(),
             sent_at: 5,
+            attachments: Vec::new(),
         };
         let json = serde_json::to_value(AgentServerFrame::MessageAdded {
             message: AgentMessage {

@@ -83,6 +83,31 @@ pub enum Author {
     Agent { agent_id: AgentId, name: String },
 }
 
+/// Identifies an uploaded file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AttachmentId(pub Uuid);
+
+/// A file attached to a message (W8, I13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    /// The file name as uploaded (for display and download).
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Where to fetch it: a capability URL on the relay, given only to the conversation's
+    /// visitor and to agents. Relative to the relay's origin.
+    pub url: String,
+}
+
+impl Attachment {
+    /// Whether the widget and console show it inline as an image.
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+}
+
 /// One stored message, as both the widget and the console see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -94,6 +119,9 @@ pub struct Message {
     pub channel: Channel,
     pub text: String,
     pub sent_at: UnixMillis,
+    /// Files sent with the message; the text may be empty when there are some.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 /// Why a request or frame was refused. Clients match on the code, never on the text.
@@ -184,6 +212,7 @@ mod tests {
             channel: Channel::Chat,
             text: "hi".into(),
             sent_at: 1_700_000_000_000,
+            attachments: vec![],
         };
         let json = serde_json::to_value(&message).unwrap();
         assert_eq!(
@@ -196,7 +225,8 @@ mod tests {
                 "author": {"kind": "agent", "agent_id": "00000000-0000-0000-0000-000000000000", "name": "Ada"},
                 "channel": "chat",
                 "text": "hi",
-                "sent_at": 1_700_000_000_000i64
+                "sent_at": 1_700_000_000_000i64,
+                "attachments": []
             })
         );
         let back: Message = serde_json::from_value(json).unwrap();

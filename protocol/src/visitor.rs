@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientMessageId, ConversationId, ErrorCode, Message, Seq};
+use crate::{AttachmentId, ClientMessageId, ConversationId, ErrorCode, Message, Seq};
 
 /// The path of the visitor WebSocket on the relay.
 pub const VISITOR_WS_PATH: &str = "/v1/visitor/ws";
@@ -34,6 +34,9 @@ pub enum ClientFrame {
     Send {
         client_id: ClientMessageId,
         text: String,
+        /// Files uploaded first (`POST /v1/visitor/attachments`) to send with this message.
+        #[serde(default)]
+        attachments: Vec<AttachmentId>,
     },
     /// `natter('identify', …)` from the host page (S2). With a `token` (an HS256 JWT the host's
     /// server signed with the site's identity secret, claims `email`, optional `name`, `exp`)
@@ -87,7 +90,31 @@ pub struct WidgetSettings {
     /// Shown when no agent is online (W6).
     #[serde(default)]
     pub away_message: Option<String>,
+    /// What the relay accepts as attachments, so the widget can refuse early (W8).
+    #[serde(default)]
+    pub attachments: AttachmentRules,
 }
+
+/// The relay's attachment limits, as the widget needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRules {
+    pub max_bytes: u64,
+    /// MIME types, e.g. `image/png`.
+    pub allowed_types: Vec<String>,
+}
+
+/// Headers of `POST /v1/visitor/attachments` (the body is the file itself).
+pub mod upload_header {
+    /// The site key.
+    pub const SITE: &str = "x-natter-site";
+    /// The signed visitor id.
+    pub const VISITOR: &str = "x-natter-visitor";
+    /// The file name, percent-encoded (UTF-8).
+    pub const FILENAME: &str = "x-natter-filename";
+}
+
+/// The path of the visitor upload endpoint.
+pub const VISITOR_UPLOAD_PATH: &str = "/v1/visitor/attachments";
 
 /// When the email-capture form appears (W5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +234,10 @@ pub enum ServerFrame {
         /// How the site wants the widget to behave.
         #[serde(default)]
         settings: WidgetSettings,
+        /// The visitor has seen the thread up to this seq (on any device): agent messages after
+        /// it are unread (W9).
+        #[serde(default)]
+        seen_up_to: Seq,
     },
     /// The message with this `client_id` is stored durably (R2).
     Ack {
@@ -279,11 +310,12 @@ mod tests {
         let json = serde_json::to_value(ClientFrame::Send {
             client_id: ClientMessageId(Uuid::nil()),
             text: "hello".into(),
+            attachments: vec![],
         })
         .unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"type":"send","client_id":"00000000-0000-0000-0000-000000000000","text":"hello"})
+            serde_json::json!({"type":"send","client_id":"00000000-0000-0000-0000-000000000000","text":"hello","attachments":[]})
         );
     }
 

@@ -23,7 +23,7 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 11] = [
+const TOP_LEVEL_KEYS: [&str; 12] = [
     "addr",
     "data_dir",
     "database_url",
@@ -35,6 +35,7 @@ const TOP_LEVEL_KEYS: [&str; 11] = [
     "assets",
     "sites",
     "limits",
+    "attachments",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +60,36 @@ pub struct Config {
     pub assets: AssetsConfig,
     pub sites: Vec<SiteConfig>,
     pub limits: Limits,
+    pub attachments: AttachmentsConfig,
+}
+
+/// Where uploaded files go and which kinds are accepted (W8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Default: `<data_dir>/attachments`.
+    pub dir: Option<PathBuf>,
+    /// MIME types visitors and agents may upload. Each is checked against the file's first
+    /// bytes where the format has a signature, so a renamed executable is refused.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            allowed_types: [
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "application/pdf",
+                "text/plain",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +106,7 @@ impl Default for Config {
             assets: AssetsConfig::default(),
             sites: vec![SiteConfig::demo()],
             limits: Limits::default(),
+            attachments: AttachmentsConfig::default(),
         }
     }
 }
@@ -122,6 +154,14 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("natter.db").display()))
+    }
+
+    /// Where uploaded files are kept.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.attachments
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("attachments"))
     }
 
     pub fn site(&self, key: &str) -> Option<&SiteConfig> {
@@ -269,6 +309,10 @@ pub struct Limits {
     pub audit_page_size: u32,
     /// Inbox (I12): other conversations shown in the contact panel.
     pub contact_conversations_shown: u32,
+    /// Largest attachment, in bytes (W8: 10 MB by default).
+    pub max_attachment_bytes: u64,
+    /// Most files on one message.
+    pub max_attachments_per_message: usize,
 }
 
 impl Default for Limits {
@@ -295,6 +339,8 @@ impl Default for Limits {
             min_password_chars: 8,
             audit_page_size: 200,
             contact_conversations_shown: 20,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            max_attachments_per_message: 10,
         }
     }
 }
@@ -389,7 +435,9 @@ mod tests {
                 "natter.toml",
                 "[[sites]]\nkey = \"shop\"\nname = \"Shop\"\n[sites.theme]\ncolor = \"blue\"",
             )?;
-            let error = Config::load(Path::new("natter.toml")).unwrap_err().to_string();
+            let error = Config::load(Path::new("natter.toml"))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("theme.color"), "{error}");
             Ok(())
         });

@@ -124,9 +124,15 @@ pub fn validate_form(
     if email.is_empty() {
         refuse(FormField::Email, "Please enter your email address.".into());
     } else if email.chars().count() > limit {
-        refuse(FormField::Email, format!("An email address has at most {limit} characters."));
+        refuse(
+            FormField::Email,
+            format!("An email address has at most {limit} characters."),
+        );
     } else if !is_plausible_email(&email) {
-        refuse(FormField::Email, "This does not look like an email address (name@example.com).".into());
+        refuse(
+            FormField::Email,
+            "This does not look like an email address (name@example.com).".into(),
+        );
     }
 
     let mut field = |field: FormField, rule: FieldRule, value: Option<String>, label: &str| {
@@ -138,21 +144,43 @@ pub fn validate_form(
                 None
             }
             (_, Some(text)) if text.chars().count() > limit => {
-                refuse(field, format!("Your {label} has at most {limit} characters."));
+                refuse(
+                    field,
+                    format!("Your {label} has at most {limit} characters."),
+                );
                 None
             }
             (_, Some(text)) if field == FormField::Phone && !is_plausible_phone(text) => {
-                refuse(field, "A phone number has digits, and may have +, spaces, dashes and brackets.".into());
+                refuse(
+                    field,
+                    "A phone number has digits, and may have +, spaces, dashes and brackets."
+                        .into(),
+                );
                 None
             }
             _ => value,
         }
     };
     let name = field(FormField::Name, form.name, submitted.name, "name");
-    let phone = field(FormField::Phone, form.phone, submitted.phone, "phone number");
-    let company = field(FormField::Company, form.company, submitted.company, "company");
+    let phone = field(
+        FormField::Phone,
+        form.phone,
+        submitted.phone,
+        "phone number",
+    );
+    let company = field(
+        FormField::Company,
+        form.company,
+        submitted.company,
+        "company",
+    );
     if errors.is_empty() {
-        Ok(ContactDetails { email, name, phone, company })
+        Ok(ContactDetails {
+            email,
+            name,
+            phone,
+            company,
+        })
     } else {
         Err(errors)
     }
@@ -173,7 +201,10 @@ fn is_plausible_email(email: &str) -> bool {
 
 fn is_plausible_phone(phone: &str) -> bool {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
-    digits >= 5 && phone.chars().all(|c| c.is_ascii_digit() || " +-()/.".contains(c))
+    digits >= 5
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()/.".contains(c))
 }
 
 /// Verifies an identity token for `site` and returns its claims. `claimed_email`, the email
@@ -377,18 +408,37 @@ mod tests {
             phone: phone.map(Into::into),
             company: Some("ignored, the field is off".into()),
         };
-        let errors = validate_form(&form, submitted("nope", None, Some("call me")), &Limits::default()).unwrap_err();
+        let errors = validate_form(
+            &form,
+            submitted("nope", None, Some("call me")),
+            &Limits::default(),
+        )
+        .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
-        assert_eq!(fields, vec![FormField::Email, FormField::Name, FormField::Phone]);
+        assert_eq!(
+            fields,
+            vec![FormField::Email, FormField::Name, FormField::Phone]
+        );
 
-        let ok = validate_form(&form, submitted(" a@b.co ", Some("Ada"), Some("+49 (30) 123-45")), &Limits::default())
-            .unwrap();
+        let ok = validate_form(
+            &form,
+            submitted(" a@b.co ", Some("Ada"), Some("+49 (30) 123-45")),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(ok.email, "a@b.co");
         assert_eq!(ok.company, None, "an off field is never stored");
 
-        let limits = Limits { max_contact_field_chars: 6, ..Limits::default() };
-        assert!(validate_form(&form, submitted("a@b.co", Some("Ada Lo"), None), &limits).is_ok(), "at the limit");
-        let errors = validate_form(&form, submitted("a@b.co", Some("Ada Lov"), None), &limits).unwrap_err();
+        let limits = Limits {
+            max_contact_field_chars: 6,
+            ..Limits::default()
+        };
+        assert!(
+            validate_form(&form, submitted("a@b.co", Some("Ada Lo"), None), &limits).is_ok(),
+            "at the limit"
+        );
+        let errors =
+            validate_form(&form, submitted("a@b.co", Some("Ada Lov"), None), &limits).unwrap_err();
         assert_eq!(errors[0].field, FormField::Name);
     }
 

@@ -4,7 +4,7 @@
 //! validates, stores durably, then publishes on the bus. Nothing is published that is not
 //! stored, and a resend of a stored message publishes nothing.
 
-use natter_protocol::{Author, Channel, ClientMessageId, ConversationId, Message};
+use natter_protocol::{AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message};
 
 use crate::bus::{BusEvent, ConnectionId};
 use crate::clock::now_millis;
@@ -22,6 +22,10 @@ pub enum AppendError {
     TooLong { chars: usize, limit: usize },
     #[error("conversation not found")]
     NotFound,
+    #[error("at most {limit} files can be sent with one message")]
+    TooManyAttachments { limit: usize },
+    #[error("a file is not in this conversation or was already sent; upload it again")]
+    AttachmentUnavailable,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -30,9 +34,24 @@ impl From<StoreError> for AppendError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
+            StoreError::AttachmentUnavailable(_) => Self::AttachmentUnavailable,
             other => Self::Store(other),
         }
     }
+}
+
+/// Checks a message against the limits: some text or at least one file, neither too long nor
+/// too many. Text is kept exactly as typed.
+pub fn validate(text: &str, attachments: usize, limits: &Limits) -> Result<(), AppendError> {
+    if attachments > limits.max_attachments_per_message {
+        return Err(AppendError::TooManyAttachments {
+            limit: limits.max_attachments_per_message,
+        });
+    }
+    if attachments > 0 && text.is_empty() {
+        return Ok(());
+    }
+    validate_text(text, limits)
 }
 
 /// Checks a message text against the limits. Text is kept exactly as typed.
@@ -57,6 +76,8 @@ pub struct Incoming {
     pub author: Author,
     pub channel: Channel,
     pub text: String,
+    /// Uploaded files sent with it.
+    pub attachments: Vec<AttachmentId>,
     /// The socket it came from, which acknowledges it itself.
     pub origin: Option<ConnectionId>,
 }
@@ -75,7 +96,11 @@ pub async fn append_with(
     incoming: Incoming,
     internal: bool,
 ) -> Result<Message, AppendError> {
-    validate_text(&incoming.text, &state.config.limits)?;
+    validate(
+        &incoming.text,
+        incoming.attachments.len(),
+        &state.config.limits,
+    )?;
     let now = now_millis();
     let Appended {
         message,
@@ -89,6 +114,7 @@ pub async fn append_with(
             author: incoming.author,
             channel: incoming.channel,
             text: incoming.text,
+            attachments: incoming.attachments,
             now,
             internal,
         })
@@ -114,6 +140,21 @@ pub async fn append_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_alone_is_a_message_and_the_file_count_is_limited() {
+        let limits = Limits {
+            max_attachments_per_message: 2,
+            ..Limits::default()
+        };
+        assert!(validate("", 1, &limits).is_ok());
+        assert!(validate("x", 2, &limits).is_ok());
+        assert!(matches!(
+            validate("x", 3, &limits),
+            Err(AppendError::TooManyAttachments { limit: 2 })
+        ));
+        assert!(matches!(validate("", 0, &limits), Err(AppendError::Empty)));
+    }
 
     #[test]
     fn text_limits_at_and_past_the_edge() {

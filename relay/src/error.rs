@@ -19,6 +19,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: only sqlite:// is built in so far")]
     UnsupportedUrl(String),
+    #[error("attachment {0} is not in this conversation or was already sent")]
+    AttachmentUnavailable(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }

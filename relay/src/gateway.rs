@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use natter_protocol::visitor::{ClientFrame, ServerFrame, WidgetSettings};
+use natter_protocol::visitor::{AttachmentRules, ClientFrame, ServerFrame, WidgetSettings};
 use natter_protocol::{close_code, Author, Channel, ConversationId, ErrorCode, PROTOCOL_VERSION};
 
 use crate::bus::{BusEvent, BusRecvError, ConnectionId};
@@ -153,9 +153,10 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
         return;
     }
     // Online (green in the inbox, I3) while this socket lives, plus a grace period.
-    let _online = state
-        .presence
-        .visitor_connected(&visitor.site, &visitor.id, visitor.conversation);
+    let _online =
+        state
+            .presence
+            .visitor_connected(&visitor.site, &visitor.id, visitor.conversation);
 
     let mut shutdown = state.shutdown.clone();
     loop {
@@ -221,6 +222,10 @@ fn widget_settings(state: &AppState, site: &str) -> WidgetSettings {
             form: site.form.clone(),
             theme: site.theme.clone(),
             away_message: site.away_message.clone(),
+            attachments: AttachmentRules {
+                max_bytes: state.config.limits.max_attachment_bytes,
+                allowed_types: state.config.attachments.allowed_types.clone(),
+            },
         })
         .unwrap_or_default()
 }
@@ -275,6 +280,10 @@ async fn welcome(
         }
         (Some(record), None) => state.store.recent_messages(record.summary.id, page).await?,
     };
+    let seen_up_to = match &conversation {
+        Some(record) => state.store.seen_by_visitor(record.summary.id).await?,
+        None => 0,
+    };
     Ok(ServerFrame::Welcome {
         v: PROTOCOL_VERSION,
         visitor: visitor.token.clone(),
@@ -282,6 +291,7 @@ async fn welcome(
         messages,
         has_earlier,
         settings: widget_settings(state, &visitor.site),
+        seen_up_to,
     })
 }
 
@@ -325,10 +335,33 @@ async fn handle_frame(
             };
             identify(state, visitor, details, token, sink).await
         }
-                // Typing and seen receipts are wired to the agents' side next.
-        ClientFrame::Typing { .. } | ClientFrame::Seen { .. } => Ok(()),
-        ClientFrame::SubmitForm { email, name, phone, company } => {
-            let submitted = ContactDetails { email, name, phone, company };
+        // Typing is wired to the agents' side with the inbox's live updates.
+        ClientFrame::Typing { .. } => Ok(()),
+        ClientFrame::Seen { up_to_seq } => {
+            // Before the first message there is nothing to have seen.
+            if let Some(conversation) = visitor.conversation {
+                if let Err(error) = state
+                    .store
+                    .mark_seen_by_visitor(conversation, up_to_seq)
+                    .await
+                {
+                    tracing::error!(%error, "could not record what the visitor has seen");
+                }
+            }
+            Ok(())
+        }
+        ClientFrame::SubmitForm {
+            email,
+            name,
+            phone,
+            company,
+        } => {
+            let submitted = ContactDetails {
+                email,
+                name,
+                phone,
+                company,
+            };
             submit_form(state, visitor, submitted, sink).await
         }
         ClientFrame::Forget => {
@@ -348,9 +381,14 @@ async fn handle_frame(
                 .await?;
             Err(axum::Error::new(std::io::Error::other("visitor forgotten")))
         }
-        ClientFrame::Send { client_id, text } => {
+        ClientFrame::Send {
+            client_id,
+            text,
+            attachments,
+        } => {
             // Validate before creating a conversation, so bad input leaves no trace.
-            if let Err(invalid) = conversations::validate_text(&text, &state.config.limits) {
+            let limits = &state.config.limits;
+            if let Err(invalid) = conversations::validate(&text, attachments.len(), limits) {
                 return send_error_for(
                     sink,
                     ErrorCode::InvalidInput,
@@ -388,6 +426,7 @@ async fn handle_frame(
                 author: Author::Visitor,
                 channel: Channel::Chat,
                 text,
+                attachments,
                 origin: Some(connection),
             };
             match conversations::append(state, incoming).await {
@@ -396,7 +435,9 @@ async fn handle_frame(
                     send(sink, &ServerFrame::Ack { client_id, message }).await?;
                     // Blocked (I10): stored, but the visitor gets a neutral notice.
                     match crate::inbox::conversations::blocked_notice(state, conversation).await {
-                        Some(notice) => send_error_for(sink, ErrorCode::Blocked, notice, client_id).await,
+                        Some(notice) => {
+                            send_error_for(sink, ErrorCode::Blocked, notice, client_id).await
+                        }
                         None => Ok(()),
                     }
                 }
@@ -522,11 +563,28 @@ async fn submit_form(
         Err(errors) => return send(sink, &ServerFrame::FormRejected { errors }).await,
     };
     let now = now_millis();
-    match state.store.set_unverified_contact(&visitor.site, &visitor.id, &details, now).await {
-        Ok(contact) => send(sink, &ServerFrame::FormAccepted { email: contact.email }).await,
+    match state
+        .store
+        .set_unverified_contact(&visitor.site, &visitor.id, &details, now)
+        .await
+    {
+        Ok(contact) => {
+            send(
+                sink,
+                &ServerFrame::FormAccepted {
+                    email: contact.email,
+                },
+            )
+            .await
+        }
         Err(error) => {
             tracing::error!(%error, "could not store a form submission");
-            send_error(sink, ErrorCode::Internal, "could not save your details; please retry").await;
+            send_error(
+                sink,
+                ErrorCode::Internal,
+                "could not save your details; please retry",
+            )
+            .await;
             Ok(())
         }
     }

@@ -12,11 +12,13 @@
 //! - [`contacts`]: `identify` (S2): identity tokens, verified and unverified contacts.
 //! - `demo`: the demo site's token signer (`POST /demo/identity-token`).
 //! - [`assets`]: the loader, widget, console and demo pages.
+//! - [`attachments`]: uploads (size, type and signature checks), capability-URL downloads.
 //!
 //! The binary (`main.rs`) only parses flags and calls [`start`] then [`serve`]; tests do the
 //! same through [`testing::spawn`] (feature `testing`).
 
 pub mod assets;
+pub mod attachments;
 pub mod bus;
 mod clock;
 pub mod config;
@@ -139,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(inbox::router())
         .merge(demo::router())
+        .merge(attachments::router())
         .merge(assets::router(
             config.assets.widget_dir.clone(),
             config.assets.console_dir.clone(),

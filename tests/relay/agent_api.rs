@@ -75,6 +75,7 @@ async fn the_api_needs_a_session_and_state_changes_need_the_csrf_token() -> Resu
         text: "forged".into(),
         internal: false,
         channel: None,
+        attachments: vec![],
     };
     let without_csrf = agent
         .http

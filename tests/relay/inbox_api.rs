@@ -20,6 +20,7 @@ fn reply(text: &str) -> SendReply {
         text: text.into(),
         internal: false,
         channel: None,
+        attachments: vec![],
     }
 }
 

@@ -57,6 +57,7 @@ async fn comments_are_pushed_to_agents_marked_internal() -> Result<()> {
                 text: "note to self".into(),
                 internal: true,
                 channel: None,
+                attachments: vec![],
             },
         )
         .await?;

@@ -2,6 +2,7 @@
 //! SQLite, real WebSockets. One test binary, so the relay crate is linked once.
 
 mod agent_api;
+mod attachments;
 mod form;
 mod identity;
 mod inbox_api;

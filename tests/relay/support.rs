@@ -78,6 +78,32 @@ impl VisitorClient {
             &ClientFrame::Send {
                 client_id,
                 text: text.into(),
+                attachments: vec![],
+            },
+        )
+        .await?;
+        match self.next().await? {
+            ServerFrame::Ack {
+                client_id: acked,
+                message,
+            } if acked == client_id => Ok(message),
+            other => bail!("expected ack, got {other:?}"),
+        }
+    }
+
+    /// Sends a message with uploaded files and waits for its acknowledgement.
+    pub async fn send_with_files(
+        &mut self,
+        client_id: ClientMessageId,
+        text: &str,
+        attachments: Vec<natter_protocol::AttachmentId>,
+    ) -> Result<Message> {
+        send_frame(
+            &mut self.socket,
+            &ClientFrame::Send {
+                client_id,
+                text: text.into(),
+                attachments,
             },
         )
         .await?;

@@ -120,6 +120,7 @@ async fn resuming_after_a_gap_sends_exactly_the_missing_messages() -> Result<()>
                 text: text.into(),
                 internal: false,
                 channel: None,
+                attachments: vec![],
             })
             .send()
             .await?;
@@ -163,6 +164,7 @@ async fn message_length_limit_at_and_past_the_edge() -> Result<()> {
         &ClientFrame::Send {
             client_id,
             text: "x".repeat(11),
+            attachments: vec![],
         },
     )
     .await?;
@@ -194,6 +196,7 @@ async fn an_empty_message_is_refused_and_creates_nothing() -> Result<()> {
         &ClientFrame::Send {
             client_id: ClientMessageId::new_random(),
             text: "  \n".into(),
+            attachments: vec![],
         },
     )
     .await?;
@@ -254,6 +257,7 @@ async fn a_frame_over_the_size_limit_closes_the_socket_and_stores_nothing() -> R
     let frame = ClientFrame::Send {
         client_id: ClientMessageId::new_random(),
         text: "x".repeat(2000),
+        attachments: vec![],
     };
     send_frame(&mut tab.socket, &frame).await?;
     assert!(
@@ -319,6 +323,7 @@ async fn an_agent_reply_reaches_the_visitor_live_with_the_agent_name() -> Result
             text: "Yes, 12 bags left.".into(),
             internal: false,
             channel: None,
+            attachments: vec![],
         })
         .send()
         .await?;
@@ -330,6 +335,57 @@ async fn an_agent_reply_reaches_the_visitor_live_with_the_agent_name() -> Result
             assert!(matches!(message.author, Author::Agent { ref name, .. } if name == "Admin"));
         }
         other => panic!("expected the reply, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn what_the_visitor_has_seen_is_kept_and_never_moves_back() -> Result<()> {
+    let relay = testing::spawn().await;
+    let agent = AgentClient::login_admin(&relay).await?;
+    let mut tab = VisitorClient::connect(&relay, None).await?;
+    let token = tab.token.clone();
+    let question = tab.send_text("hello?").await?;
+    for text in ["Hi!", "How can I help?"] {
+        agent
+            .post(&format!(
+                "/v1/agent/conversations/{}/messages",
+                question.conversation_id.0
+            ))
+            .json(&SendReply {
+                client_id: ClientMessageId::new_random(),
+                text: text.into(),
+                attachments: vec![],
+                internal: false,
+                channel: None,
+            })
+            .send()
+            .await?;
+        assert!(matches!(tab.next().await?, ServerFrame::Message { .. }));
+    }
+    let seen = |up_to_seq| ClientFrame::Seen { up_to_seq };
+    send_frame(&mut tab.socket, &seen(2)).await?;
+    send_frame(&mut tab.socket, &seen(1)).await?; // late, out of order: ignored
+    send_frame(&mut tab.socket, &seen(99)).await?; // past the end: capped at the newest (3)
+    send_frame(&mut tab.socket, &seen(2)).await?;
+    // A round trip makes sure the relay has handled the frames above.
+    tab.send_text("thanks").await?;
+    drop(tab);
+
+    let mut socket = crate::support::open_socket(&relay).await?;
+    send_frame(
+        &mut socket,
+        &ClientFrame::Hello {
+            v: PROTOCOL_VERSION,
+            site: "demo".into(),
+            visitor: Some(token),
+            after_seq: None,
+        },
+    )
+    .await?;
+    match crate::support::next_frame(&mut socket).await? {
+        ServerFrame::Welcome { seen_up_to, .. } => assert_eq!(seen_up_to, 3),
+        other => panic!("expected welcome, got {other:?}"),
     }
     Ok(())
 }

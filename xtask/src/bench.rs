@@ -1,5 +1,7 @@
 //! `cargo xtask bench inbox [N]`: the inbox list and search latency with N conversations
 //! (default 100 000) in a temporary SQLite database (I2).
+//! `cargo xtask bench sockets`: the relay binary's memory per idle visitor socket and its
+//! send → ack and visitor → agent latencies (`tests/bench/sockets.rs`).
 //!
 //! The measuring code is the relay example `relay/examples/inbox_bench.rs`, built with the
 //! `server` profile (what production runs), so xtask itself stays free of the relay's
@@ -28,6 +30,31 @@ pub fn run(args: &[String]) -> Result<()> {
             command.args(&args[1..]);
             shell::run(&mut command)
         }
-        _ => bail!("usage: cargo xtask bench inbox [conversations]"),
+        Some("sockets") => {
+            shell::run(shell::cargo().args([
+                "build",
+                "--profile",
+                "server",
+                "-p",
+                "natter-relay",
+            ]))?;
+            shell::run(
+                shell::cargo()
+                    .args([
+                        "run",
+                        "--quiet",
+                        "--profile",
+                        "server",
+                        "-p",
+                        "natter-tests",
+                    ])
+                    .args(["--example", "bench_sockets"])
+                    .env(
+                        "NATTER_RELAY_BIN",
+                        shell::root().join("target/server/natter-relay"),
+                    ),
+            )
+        }
+        _ => bail!("usage: cargo xtask bench inbox [conversations] | bench sockets"),
     }
 }

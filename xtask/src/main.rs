@@ -4,6 +4,7 @@
 //! - `test`: install missing tools (Chromium too), run every test: unit, relay integration, and
 //!   browser end-to-end tests in headless Chromium.
 //! - `size`: release-build the front-ends and print what browsers download.
+//! - `bench inbox [n]` / `bench sockets`: figures, never pass/fail (see `bench.rs`).
 //! - `setup`: only install the tools.
 //! - `bench inbox [n]`: inbox list and search latency with n conversations (default 100 000).
 //!
@@ -42,7 +43,7 @@ fn main() -> Result<()> {
             tools::ensure_browser()
         }
         _ => {
-            bail!("usage: cargo xtask demo [relay flags…] | test | size | setup | bench inbox [n]")
+            bail!("usage: cargo xtask demo [relay flags…] | test | size | setup | bench inbox [n] | bench sockets")
         }
     }
 }

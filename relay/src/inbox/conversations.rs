@@ -202,6 +202,7 @@ pub async fn send_reply(
         },
         channel,
         text: reply.text,
+        attachments: reply.attachments,
         origin: None,
     };
     match conversations::append_with(&state, incoming, reply.internal).await {

@@ -8,10 +8,13 @@ mod sqlite;
 
 use async_trait::async_trait;
 use natter_protocol::agent::{AgentProfile, ConversationSummary, Role};
-use natter_protocol::{Author, Channel, ClientMessageId, ConversationId, Message, Seq, UnixMillis};
+use natter_protocol::{
+    AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message, Seq, UnixMillis,
+};
 
 pub use sqlite::SqliteStore;
 
+use crate::attachments::Uploader;
 use crate::contacts::ContactDetails;
 use crate::error::StoreError;
 use crate::identity::VisitorId;
@@ -34,9 +37,34 @@ pub struct NewMessage {
     pub author: Author,
     pub channel: Channel,
     pub text: String,
+    /// Uploaded files to send with it: each must belong to this conversation and not be
+    /// sent yet.
+    pub attachments: Vec<AttachmentId>,
     pub now: UnixMillis,
     /// An internal comment (I7): stored, never returned by the visitor-facing reads.
     pub internal: bool,
+}
+
+/// An uploaded file to record.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub id: AttachmentId,
+    pub conversation_id: ConversationId,
+    pub access_token: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub uploaded_by: Uploader,
+    pub now: UnixMillis,
+}
+
+/// An uploaded file as the relay knows it.
+#[derive(Debug, Clone)]
+pub struct AttachmentRecord {
+    pub conversation_id: ConversationId,
+    pub access_token: String,
+    pub name: String,
+    pub content_type: String,
 }
 
 /// The result of [`Store::append_message`].
@@ -196,6 +224,21 @@ pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Records that the visitor has seen the thread up to `up_to` (capped at the newest
+    /// message; never moves back). Returns the recorded value.
+    async fn mark_seen_by_visitor(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Seq, StoreError>;
+
+    /// How far the visitor has seen the thread.
+    async fn seen_by_visitor(&self, conversation: ConversationId) -> Result<Seq, StoreError>;
+
+    async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError>;
+
+    async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRecord>, StoreError>;
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -7,16 +7,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use natter_protocol::agent::{AgentProfile, ConversationSummary, Role};
 use natter_protocol::{
-    AgentId, Author, Channel, ClientMessageId, ConversationId, Message, MessageId, Seq, UnixMillis,
+    AgentId, Attachment, AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message,
+    MessageId, Seq, UnixMillis,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    preview, visitor_label, AgentRecord, Appended, ContactRecord, ConversationRecord, NewAgent,
-    NewMessage, SessionRecord, Store,
+    preview, visitor_label, AgentRecord, Appended, AttachmentRecord, ContactRecord,
+    ConversationRecord, NewAgent, NewAttachment, NewMessage, SessionRecord, Store,
 };
+use crate::attachments::url as attachment_url;
 use crate::contacts::ContactDetails;
 use crate::error::StoreError;
 use crate::identity::VisitorId;
@@ -333,6 +335,7 @@ impl Store for SqliteStore {
             channel: new.channel,
             text: new.text.clone(),
             sent_at: new.now,
+            attachments: Vec::new(),
         };
         let inserted = sqlx::query(
             "INSERT INTO messages
@@ -356,6 +359,24 @@ impl Store for SqliteStore {
         .await?
         .rows_affected();
 
+        if inserted == 1 {
+            for attachment in &new.attachments {
+                let claimed = sqlx::query(
+                    "UPDATE attachments SET message_id = ?1
+                     WHERE id = ?2 AND conversation_id = ?3 AND message_id IS NULL",
+                )
+                .bind(message.id.0.to_string())
+                .bind(attachment.0.to_string())
+                .bind(message.conversation_id.0.to_string())
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+                if claimed == 0 {
+                    transaction.rollback().await?;
+                    return Err(StoreError::AttachmentUnavailable(attachment.0.to_string()));
+                }
+            }
+        }
         if inserted == 0 {
             // A resend: undo the sequence bump and hand back what was stored the first time.
             transaction.rollback().await?;
@@ -371,13 +392,19 @@ impl Store for SqliteStore {
                 .conversation(new.conversation_id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
+            let mut stored = vec![message_from_row(&row)?];
+            self.fill_attachments(&mut stored).await?;
+            let message = stored.pop().ok_or(StoreError::NotFound)?;
             return Ok(Appended {
-                message: message_from_row(&row)?,
+                message,
                 conversation,
                 duplicate: true,
             });
         }
         transaction.commit().await?;
+        let mut stored = vec![message];
+        self.fill_attachments(&mut stored).await?;
+        let message = stored.pop().ok_or(StoreError::NotFound)?;
         Ok(Appended {
             message,
             conversation,
@@ -407,6 +434,7 @@ impl Store for SqliteStore {
             .map(message_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         messages.reverse();
+        self.fill_attachments(&mut messages).await?;
         Ok((messages, has_earlier))
     }
 
@@ -427,7 +455,12 @@ impl Store for SqliteStore {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(message_from_row).collect()
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.fill_attachments(&mut messages).await?;
+        Ok(messages)
     }
 
     async fn list_conversations(&self, limit: u32) -> Result<Vec<ConversationSummary>, StoreError> {
@@ -567,8 +600,107 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn mark_seen_by_visitor(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Seq, StoreError> {
+        let seen: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET visitor_seen_seq = MAX(visitor_seen_seq, MIN(?2, last_seq))
+             WHERE id = ?1 RETURNING visitor_seen_seq",
+        )
+        .bind(conversation.0.to_string())
+        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        seen.map(|seen| seen.max(0) as u64)
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn seen_by_visitor(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT visitor_seen_seq FROM conversations WHERE id = ?1")
+                .bind(conversation.0.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        seen.map(|seen| seen.max(0) as u64)
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO attachments
+                 (id, conversation_id, access_token, name, content_type, size, uploaded_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(attachment.id.0.to_string())
+        .bind(attachment.conversation_id.0.to_string())
+        .bind(&attachment.access_token)
+        .bind(&attachment.name)
+        .bind(&attachment.content_type)
+        .bind(i64::try_from(attachment.size).unwrap_or(i64::MAX))
+        .bind(attachment.uploaded_by.as_str())
+        .bind(attachment.now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT conversation_id, access_token, name, content_type FROM attachments WHERE id = ?1",
+        )
+        .bind(id.0.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(AttachmentRecord {
+                conversation_id: ConversationId(parse_uuid(&row, "conversation_id")?),
+                access_token: row.try_get("access_token")?,
+                name: row.try_get("name")?,
+                content_type: row.try_get("content_type")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Loads the attachments of these messages (one query for all of them).
+    async fn fill_attachments(&self, messages: &mut [Message]) -> Result<(), StoreError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let placeholders = vec!["?"; messages.len()].join(", ");
+        let sql = format!(
+            "SELECT id, message_id, access_token, name, content_type, size FROM attachments
+             WHERE message_id IN ({placeholders}) ORDER BY created_at, id"
+        );
+        let mut query = sqlx::query(&sql);
+        for message in messages.iter() {
+            query = query.bind(message.id.0.to_string());
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let message_id = parse_uuid(&row, "message_id")?;
+            let id = AttachmentId(parse_uuid(&row, "id")?);
+            let access_token: String = row.try_get("access_token")?;
+            let size: i64 = row.try_get("size")?;
+            let attachment = Attachment {
+                id,
+                name: row.try_get("name")?,
+                content_type: row.try_get("content_type")?,
+                size: size.max(0) as u64,
+                url: attachment_url(id, &access_token),
+            };
+            if let Some(message) = messages.iter_mut().find(|m| m.id.0 == message_id) {
+                message.attachments.push(attachment);
+            }
+        }
         Ok(())
     }
 }
@@ -646,6 +778,7 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
         channel: parse_channel(&channel)?,
         text: row.try_get("body")?,
         sent_at: row.try_get("created_at")?,
+        attachments: Vec::new(),
     })
 }
 
@@ -714,6 +847,7 @@ mod tests {
             author: Author::Visitor,
             channel: Channel::Chat,
             text: text.into(),
+            attachments: Vec::new(),
             now: 1,
             internal: false,
         }

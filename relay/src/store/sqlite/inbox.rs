@@ -228,10 +228,16 @@ impl InboxStore for SqliteStore {
             .bind(id.0.to_string())
             .fetch_all(&self.pool)
             .await?;
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.fill_attachments(&mut messages).await?;
         rows.iter()
-            .map(|row| {
+            .zip(messages)
+            .map(|(row, message)| {
                 Ok(AgentMessage {
-                    message: message_from_row(row)?,
+                    message,
                     internal: row.try_get::<i64, _>("internal")? != 0,
                 })
             })

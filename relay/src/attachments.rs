@@ -1,0 +1,499 @@
+//! Attachments (W8, I13): uploads from visitors and agents, kept on disk, served by capability
+//! URL.
+//!
+//! A file is uploaded first (`POST /v1/visitor/attachments`, or
+//! `POST /v1/agent/conversations/{id}/attachments`) and then sent by naming its id in a
+//! message. The upload is streamed to disk and cut off at `Limits::max_attachment_bytes`; its
+//! type must be on the allow-list *and* match the file's first bytes where the format has a
+//! signature. Downloads need the random access token that only the conversation's visitor and
+//! agents are given; files are served with `nosniff` and a sandboxing CSP so an upload can never
+//! run as a page on the relay's origin.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use natter_protocol::visitor::{upload_header, VISITOR_UPLOAD_PATH};
+use natter_protocol::{Attachment, AttachmentId, ConversationId, ErrorCode};
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::clock::now_millis;
+use crate::error::{HttpError, StoreError};
+use crate::identity::random_token;
+use crate::inbox::auth::AgentSession;
+use crate::store::NewAttachment;
+use crate::AppState;
+
+/// Longest stored file name; longer ones are shortened (keeping the extension).
+const MAX_NAME_CHARS: usize = 120;
+
+/// Who uploaded a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploader {
+    Visitor,
+    Agent,
+}
+
+impl Uploader {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Visitor => "visitor",
+            Self::Agent => "agent",
+        }
+    }
+}
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the file is larger than the limit of {}", human_bytes(*limit))]
+    TooLarge { limit: u64 },
+    #[error("files of type {content_type:?} cannot be sent; allowed are {allowed}")]
+    TypeNotAllowed {
+        content_type: String,
+        allowed: String,
+    },
+    #[error("the file's content is not a {declared} file")]
+    ContentMismatch { declared: String },
+    #[error("the file is empty")]
+    Empty,
+    #[error("could not store the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<UploadError> for HttpError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::InvalidInput,
+                error.to_string(),
+            ),
+            UploadError::TypeNotAllowed { .. } | UploadError::ContentMismatch { .. } => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::InvalidInput,
+                error.to_string(),
+            ),
+            UploadError::Empty => Self::invalid(error.to_string()),
+            UploadError::Io(error) => Self::internal(error),
+            UploadError::Store(error) => error.into(),
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(VISITOR_UPLOAD_PATH, post(visitor_upload).options(preflight))
+        .route(
+            "/v1/agent/conversations/{id}/attachments",
+            post(agent_upload),
+        )
+        .route("/v1/attachments/{id}/{token}", get(download))
+}
+
+/// The download URL of an attachment.
+pub fn url(id: AttachmentId, access_token: &str) -> String {
+    format!("/v1/attachments/{}/{access_token}", id.0)
+}
+
+/// The widget uploads from the host page's origin: answer the CORS preflight. Whether that
+/// origin may use the site is checked on the upload itself.
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    cors_headers(&headers, response.headers_mut());
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "content-type, x-natter-site, x-natter-visitor, x-natter-filename",
+        ),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+fn cors_headers(request: &HeaderMap, response: &mut HeaderMap) {
+    if let Some(origin) = request.get(header::ORIGIN) {
+        response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        response.insert(header::VARY, HeaderValue::from_static("origin"));
+    }
+}
+
+async fn visitor_upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = visitor_upload_inner(&state, &headers, body).await;
+    let mut response = match result {
+        Ok(attachment) => Json(attachment).into_response(),
+        Err(error) => error.into_response(),
+    };
+    cors_headers(&headers, response.headers_mut());
+    response
+}
+
+async fn visitor_upload_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Attachment, HttpError> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let site_key = text(upload_header::SITE).unwrap_or_default();
+    let origin = text(header::ORIGIN.as_str());
+    let site = state
+        .config
+        .site(site_key)
+        .filter(|site| site.allows_origin(origin))
+        .ok_or_else(|| HttpError::forbidden("this site is not set up for chat on this page"))?;
+    let visitor = text(upload_header::VISITOR)
+        .and_then(|token| state.visitor_signer.verify(&site.key, token))
+        .ok_or_else(|| HttpError::unauthorized("unknown visitor; reload the page"))?;
+    if !state
+        .store
+        .touch_visitor(&site.key, &visitor, now_millis())
+        .await?
+    {
+        return Err(HttpError::unauthorized("unknown visitor; reload the page"));
+    }
+    let conversation = state
+        .store
+        .open_visitor_conversation(&site.key, &visitor, now_millis())
+        .await?;
+    Ok(save(
+        state,
+        headers,
+        body,
+        conversation.summary.id,
+        Uploader::Visitor,
+    )
+    .await?)
+}
+
+async fn agent_upload(
+    State(state): State<AppState>,
+    _session: AgentSession,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Attachment>, HttpError> {
+    let id = Uuid::parse_str(&id)
+        .map(ConversationId)
+        .map_err(|_| HttpError::not_found("no such conversation"))?;
+    state
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such conversation"))?;
+    Ok(Json(
+        save(&state, &headers, body, id, Uploader::Agent).await?,
+    ))
+}
+
+/// Streams the body to disk within the size limit, checks its type, and records it.
+async fn save(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    conversation_id: ConversationId,
+    uploader: Uploader,
+) -> Result<Attachment, UploadError> {
+    let allowed = &state.config.attachments.allowed_types;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !allowed
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(&content_type))
+    {
+        return Err(UploadError::TypeNotAllowed {
+            content_type,
+            allowed: allowed.join(", "),
+        });
+    }
+    let limit = state.config.limits.max_attachment_bytes;
+    // Refuse early when the client says how big it is.
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit) {
+        return Err(UploadError::TooLarge { limit });
+    }
+
+    let dir = state.config.attachments_dir();
+    tokio::fs::create_dir_all(&dir).await?;
+    let id = AttachmentId(Uuid::new_v4());
+    let final_path = dir.join(id.0.to_string());
+    let partial_path = dir.join(format!("{}.partial", id.0));
+    let written = stream_to_file(body, &partial_path, limit).await;
+    let (size, head) = match written {
+        Ok(written) => written,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&partial_path).await;
+            return Err(error);
+        }
+    };
+    if size == 0 {
+        let _ = tokio::fs::remove_file(&partial_path).await;
+        return Err(UploadError::Empty);
+    }
+    if !content_matches(&content_type, &head) {
+        let _ = tokio::fs::remove_file(&partial_path).await;
+        return Err(UploadError::ContentMismatch {
+            declared: content_type,
+        });
+    }
+    tokio::fs::rename(&partial_path, &final_path).await?;
+
+    let name = headers
+        .get(upload_header::FILENAME)
+        .and_then(|value| value.to_str().ok())
+        .map(percent_decode)
+        .map(|name| clean_name(&name))
+        .unwrap_or_else(|| "file".into());
+    let access_token = random_token();
+    let stored = state
+        .store
+        .create_attachment(NewAttachment {
+            id,
+            conversation_id,
+            access_token: access_token.clone(),
+            name: name.clone(),
+            content_type: content_type.clone(),
+            size,
+            uploaded_by: uploader,
+            now: now_millis(),
+        })
+        .await;
+    if let Err(error) = stored {
+        let _ = tokio::fs::remove_file(&final_path).await;
+        return Err(error.into());
+    }
+    Ok(Attachment {
+        id,
+        name,
+        content_type,
+        size,
+        url: url(id, &access_token),
+    })
+}
+
+/// Writes the body to `path`, failing as soon as it passes `limit` bytes. Returns the size and
+/// the first bytes (for the type check).
+async fn stream_to_file(
+    body: Body,
+    path: &Path,
+    limit: u64,
+) -> Result<(u64, Vec<u8>), UploadError> {
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut stream = body.into_data_stream();
+    let mut size: u64 = 0;
+    let mut head = Vec::with_capacity(16);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(UploadError::TooLarge { limit });
+        }
+        if head.len() < 16 {
+            head.extend(chunk.iter().take(16 - head.len()));
+        }
+        file.write_all(&chunk).await?;
+    }
+    file.sync_all().await?;
+    Ok((size, head))
+}
+
+/// Whether the first bytes fit the declared type, for formats that have a signature.
+pub fn content_matches(content_type: &str, head: &[u8]) -> bool {
+    match content_type {
+        "image/png" => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => head.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/gif" => head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a"),
+        "image/webp" => head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP",
+        "application/pdf" => head.starts_with(b"%PDF-"),
+        // Text and other allow-listed types have no signature to check.
+        _ => true,
+    }
+}
+
+async fn download(
+    State(state): State<AppState>,
+    UrlPath((id, token)): UrlPath<(String, String)>,
+) -> Result<Response, HttpError> {
+    let not_found = || HttpError::not_found("no such file");
+    let id = Uuid::parse_str(&id)
+        .map(AttachmentId)
+        .map_err(|_| not_found())?;
+    let record = state.store.attachment(id).await?.ok_or_else(not_found)?;
+    if !constant_time_eq(token.as_bytes(), record.access_token.as_bytes()) {
+        return Err(not_found());
+    }
+    let path: PathBuf = state.config.attachments_dir().join(id.0.to_string());
+    let bytes = tokio::fs::read(&path).await.map_err(|error| {
+        tracing::error!(%error, path = %path.display(), "attachment file missing");
+        not_found()
+    })?;
+    let inline =
+        record.content_type.starts_with("image/") || record.content_type == "application/pdf";
+    let disposition = format!(
+        "{}; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        percent_encode(&record.name)
+    );
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    let value = |text: &str| {
+        HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+    };
+    headers.insert(header::CONTENT_TYPE, value(&record.content_type));
+    headers.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    // Images are shown inside the widget on the host page.
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    Ok(response)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A file name safe to store and show: no path, no control characters, not too long.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.');
+    if cleaned.is_empty() {
+        return "file".into();
+    }
+    if cleaned.chars().count() <= MAX_NAME_CHARS {
+        return cleaned.to_owned();
+    }
+    let extension = cleaned
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| ext.len() <= 10);
+    let keep = MAX_NAME_CHARS - extension.map_or(0, |ext| ext.chars().count() + 1);
+    let stem: String = cleaned.chars().take(keep).collect();
+    match extension {
+        Some(extension) => format!("{stem}.{extension}"),
+        None => stem,
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let hex = |byte: u8| (byte as char).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// "10 MB", "512 KB": how limits are said to people.
+pub fn human_bytes(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_checked_for_formats_that_have_one() {
+        assert!(content_matches("image/png", b"\x89PNG\r\n\x1a\n...."));
+        assert!(!content_matches("image/png", b"MZ\x90\x00 an exe"));
+        assert!(content_matches("application/pdf", b"%PDF-1.7"));
+        assert!(!content_matches("image/jpeg", b"<svg onload=alert(1)>"));
+        assert!(content_matches("text/plain", b"hello"));
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters_and_keep_their_extension() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("C:\\Users\\ada\\invoice.pdf"), "invoice.pdf");
+        assert_eq!(clean_name("bad\u{0}name\n.png"), "badname.png");
+        assert_eq!(clean_name(".."), "file");
+        let long = format!("{}.jpeg", "x".repeat(300));
+        let cleaned = clean_name(&long);
+        assert_eq!(cleaned.chars().count(), MAX_NAME_CHARS);
+        assert!(cleaned.ends_with(".jpeg"));
+    }
+
+    #[test]
+    fn names_round_trip_through_percent_encoding() {
+        assert_eq!(
+            percent_decode(&percent_encode("Überweisung März.pdf")),
+            "Überweisung März.pdf"
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(
+            percent_decode("%zz%é%4"),
+            "%zz%é%4",
+            "malformed escapes stay as typed"
+        );
+        assert_eq!(human_bytes(10 * 1024 * 1024), "10 MB");
+    }
+}
