@@ -23,6 +23,7 @@ use crate::contacts::{self, ContactDetails};
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::StoreError;
 use crate::identity::VisitorId;
+use crate::inbox::InboxEvent;
 use crate::AppState;
 
 type Sink = SplitSink<WebSocket, WsMessage>;
@@ -157,6 +158,14 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
         state
             .presence
             .visitor_connected(&visitor.site, &visitor.id, visitor.conversation);
+    // Whether anyone can answer now (W6), and again whenever that changes.
+    let mut agents_online = state.presence.any_agent_online();
+    if send(&mut sink, &ServerFrame::Availability { agents_online })
+        .await
+        .is_err()
+    {
+        return;
+    }
 
     let mut shutdown = state.shutdown.clone();
     loop {
@@ -180,8 +189,19 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
                 }
             }
             event = subscription.recv() => match event {
-                Ok(event) => {
-                    // Inbox events and internal comments (I7) are for agents only.
+                                Ok(event) => {
+                    if let BusEvent::Inbox(InboxEvent::AgentPresence { .. }) = event.as_ref() {
+                        let now_online = state.presence.any_agent_online();
+                        if now_online != agents_online {
+                            agents_online = now_online;
+                            let frame = ServerFrame::Availability { agents_online };
+                            if send(&mut sink, &frame).await.is_err() {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                    // Other inbox events and internal comments (I7) are for agents only.
                     let BusEvent::MessageStored { site, visitor_id, message, origin, internal, .. } = event.as_ref() else {
                         continue;
                     };

@@ -3,6 +3,7 @@
 
 mod agent_api;
 mod attachments;
+mod availability;
 mod form;
 mod identity;
 mod inbox_api;

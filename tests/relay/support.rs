@@ -143,8 +143,19 @@ pub async fn send_frame(socket: &mut Socket, frame: &ClientFrame) -> Result<()> 
     Ok(())
 }
 
-/// The next server frame, skipping pings; fails on close or timeout.
+/// The next server frame, skipping pings and `availability` frames (they come whenever an
+/// agent's presence changes, so most tests do not care); fails on close or timeout.
 pub async fn next_frame(socket: &mut Socket) -> Result<ServerFrame> {
+    loop {
+        match next_frame_raw(socket).await? {
+            ServerFrame::Availability { .. } => continue,
+            frame => return Ok(frame),
+        }
+    }
+}
+
+/// The next server frame of any kind, skipping pings; fails on close or timeout.
+pub async fn next_frame_raw(socket: &mut Socket) -> Result<ServerFrame> {
     loop {
         let frame = tokio::time::timeout(FRAME_TIMEOUT, socket.next())
             .await

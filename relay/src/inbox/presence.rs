@@ -198,6 +198,13 @@ impl Presence {
             .and_then(|entry| entry.online_since)
     }
 
+    /// Whether any agent is online (W6: the widget's availability).
+    pub fn any_agent_online(&self) -> bool {
+        self.entries()
+            .iter()
+            .any(|(key, entry)| matches!(key, Key::Agent(_)) && entry.online_since.is_some())
+    }
+
     /// Whether the visitor (or another device showing this conversation) is online.
     pub fn visitor_online(&self, visitor: &VisitorId, conversation: ConversationId) -> bool {
         let entries = self.entries();
