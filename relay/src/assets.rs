@@ -70,11 +70,22 @@ impl Loader {
 }
 
 pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
+    // The loader imports the glue and fetches the .wasm from the host page's origin: they are
+    // public, immutable files, so any origin may read them (CORS). Without this the launcher
+    // draws on a customer's site but the chat never loads.
     let widget = Router::new()
         .nest_service("/widget", ServeDir::new(&widget_dir))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static(IMMUTABLE),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("cross-origin"),
         ));
     // Console: hashed assets, plus index.html for any other path under /inbox/.
     let console_index = console_dir.join("index.html");

@@ -3,11 +3,15 @@
 // startRelay() runs the real relay binary on 127.0.0.1:0 with a fresh data directory and the
 // release-built widget and console; launchBrowser() starts Debian's headless Chromium through
 // playwright-core. No sleeps: the relay prints its address only once it is listening.
+// The widget helpers (host pages with any snippet, socket frames, identity tokens, agent
+// replies over the REST API) are at the bottom.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 
@@ -19,11 +23,16 @@ export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'browser-test-password';
 export const SCREENSHOT_DIR = join(root, 'target', 'screenshots');
 
-/** Starts a relay; resolves to { url, stop }. */
-export async function startRelay() {
+/** Starts a relay; resolves to { url, stop }. `options.env` adds environment variables
+ * (e.g. `NATTER_LIMITS__MISSED_AFTER_SECS`). Without `options.configToml` the relay runs on its
+ * defaults (the demo site); with it, that text is its config file. A file's `[[sites]]`
+ * replace the default list, so include the `demo` site (DEMO_SITE_TOML) when pages need it. */
+export async function startRelay(options = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
   const bin = process.env.NATTER_RELAY_BIN ?? join(root, 'target', 'debug', 'natter-relay');
-  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--config', join(dataDir, 'none.toml')], {
+  const config = join(dataDir, options.configToml === undefined ? 'none.toml' : 'natter.toml');
+  if (options.configToml !== undefined) writeFileSync(config, options.configToml);
+  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--config', config], {
     cwd: root,
     env: {
       ...process.env,
@@ -31,6 +40,7 @@ export async function startRelay() {
       NATTER_ASSETS__WIDGET_DIR: join(root, 'widget', 'dist'),
       NATTER_ASSETS__CONSOLE_DIR: join(root, 'console', 'dist'),
       RUST_LOG: process.env.RUST_LOG ?? 'natter_relay=warn',
+      ...(options.env ?? {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -92,4 +102,187 @@ export async function loginToConsole(page, url, email = ADMIN_EMAIL, password = 
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await page.getByRole('navigation', { name: 'Conversations' }).waitFor();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Widget helpers.
+
+/** The demo site's identity secret: public on purpose (relay/src/config.rs). */
+export const DEMO_IDENTITY_SECRET = 'demo-identity-secret-not-for-production';
+
+/** The default demo site as a `[[sites]]` table, for configs that add more sites. */
+export const DEMO_SITE_TOML = `
+[[sites]]
+key = "demo"
+name = "Demo site"
+allowed_origins = ["*"]
+identity_secret = "${DEMO_IDENTITY_SECRET}"
+`;
+
+/**
+ * An HS256 identity token, as a host's server signs it (S2). `exp` defaults to five minutes
+ * from now; pass a past one for an expired token.
+ */
+export function signIdentityToken(secret, { email, name, exp = Math.floor(Date.now() / 1000) + 300 }) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const claims = name === undefined ? { email, exp } : { email, name, exp };
+  const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+}
+
+/**
+ * A host page embedding the widget of `relay` with the queue snippet (or, with `queue: false`,
+ * the old one-line snippet). `setup` is script run before the loader, where natter() calls are
+ * queued; `body` is HTML.
+ */
+export function hostPage({ relay, lang = 'en', site = 'demo', setup = '', body = '', queue = true }) {
+  const snippet = queue
+    ? `<script>window.natter=window.natter||function(){(natter.q=natter.q||[]).push(arguments)};${setup}</script>\n`
+    : (setup ? `<script>${setup}</script>\n` : '');
+  return `<!doctype html>
+<html lang="${lang}">
+<head><meta charset="utf-8"><title>Host page</title></head>
+<body>
+<header><a href="#main">Skip to content</a></header>
+<main id="main"><h1>A host page</h1><p>Some content and <a href="#more">a link</a>.</p>${body}</main>
+${snippet}<script async src="${relay}/natter.js" data-site="${site}"></script>
+</body>
+</html>`;
+}
+
+/**
+ * A plain HTTP server on 127.0.0.1:0 for host pages: another origin than the relay, as on a
+ * real site (and a local one, which Chromium's local-network checks require to reach the
+ * relay). `page(path, html)` serves `html` at `path` and returns its URL; `page(path)` only
+ * returns the URL of a page served before.
+ */
+export async function startHostServer() {
+  const pages = new Map();
+  const server = createServer((request, response) => {
+    const html = pages.get(new URL(request.url, 'http://host').pathname);
+    if (html === undefined) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    page(path, html) {
+      if (html !== undefined) pages.set(path, html);
+      return `${url}${path}`;
+    },
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/**
+ * Records the JSON frames the relay sends to the page's widget sockets. `next(type)` resolves
+ * with the next frame of that type not returned before (waiting for it if needed).
+ */
+export function watchFrames(page) {
+  const frames = [];
+  const taken = new Set();
+  const waiting = [];
+  const settle = () => {
+    for (const waiter of [...waiting]) {
+      const index = frames.findIndex((frame, i) => !taken.has(i) && frame.type === waiter.type);
+      if (index >= 0) {
+        taken.add(index);
+        waiting.splice(waiting.indexOf(waiter), 1);
+        waiter.resolve(frames[index]);
+      }
+    }
+  };
+  page.on('websocket', (socket) => {
+    if (!socket.url().includes('/v1/visitor/ws')) return;
+    socket.on('framereceived', ({ payload }) => {
+      try {
+        frames.push(JSON.parse(payload));
+      } catch {
+        return;
+      }
+      settle();
+    });
+  });
+  return {
+    frames,
+    next(type, ms = 15_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.findIndex((waiter) => waiter.type === type), 1);
+          reject(new Error(`no ${type} frame within ${ms} ms; got ${frames.map((f) => f.type).join(', ')}`));
+        }, ms);
+        waiting.push({ type, resolve: (frame) => { clearTimeout(timer); resolve(frame); } });
+        settle();
+      });
+    },
+  };
+}
+
+/** Logs in over the agent API and sends a reply into a conversation (as the console does). */
+export async function agentReply(relayUrl, conversationId, text) {
+  const login = await fetch(`${relayUrl}/v1/agent/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+  });
+  if (!login.ok) throw new Error(`agent login: HTTP ${login.status}`);
+  const { csrf_token: csrf } = await login.json();
+  const cookie = login.headers.getSetCookie().map((header) => header.split(';')[0]).join('; ');
+  const reply = await fetch(`${relayUrl}/v1/agent/conversations/${conversationId}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, 'x-natter-csrf': csrf },
+    body: JSON.stringify({ client_id: randomUUID(), text }),
+  });
+  if (!reply.ok) throw new Error(`agent reply: HTTP ${reply.status} ${await reply.text()}`);
+}
+
+/**
+ * Records, in the page, the events the widget emits: `window.__events` gets `[name, detail]`
+ * pairs. Call before the page loads (it queues natter('on', …) through the snippet's stub).
+ */
+export const RECORD_EVENTS = `
+window.__events = [];
+['ready', 'open', 'close', 'message:sent', 'message:received', 'unread', 'email:captured'].forEach(function (name) {
+  natter('on', name, function (detail) { window.__events.push([name, detail]); });
+});`;
+
+/** Resolves when the page has recorded an event `name` (optionally matching `test`). */
+export async function waitForEvent(page, name, test = '() => true') {
+  await page.waitForFunction(
+    ([name, test]) => window.__events.some(([n, d]) => n === name && new Function(`return (${test})`)()(d)),
+    [name, test],
+  );
+}
+
+/** The names of the events the page recorded so far, in order. */
+export function eventNames(page) {
+  return page.evaluate(() => window.__events.map(([name]) => name));
+}
+
+/** Injects axe-core into the page and runs it on the whole document; resolves to violations. */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'tools', 'node_modules', 'axe-core', 'axe.min.js') });
+  const result = await page.evaluate(() => window.axe.run(document));
+  return result.violations.map((violation) => ({
+    id: violation.id,
+    impact: violation.impact,
+    help: violation.help,
+    nodes: violation.nodes.map((node) => `${JSON.stringify(node.target)} ${node.failureSummary}`),
+  }));
+}
+
+/**
+ * Resolves once `condition()` holds, checking every 20 ms, for things the page reports only
+ * through Node-side events (console messages). Fails after `ms`.
+ */
+export async function until(condition, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${condition}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -190,3 +190,23 @@ async fn the_agent_socket_without_a_session_closes_with_the_login_code() -> Resu
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn widget_assets_are_readable_from_any_host_page_origin() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("natter-widget-abc_bg.wasm"), b"\0asm")?;
+    let widget_dir = dir.path().to_path_buf();
+    let relay = testing::spawn_with(move |config| config.assets.widget_dir = widget_dir).await;
+    let response = reqwest::Client::new()
+        .get(relay.http_url("/widget/natter-widget-abc_bg.wasm"))
+        .header("origin", "https://shop.example")
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(response.headers()["content-type"], "application/wasm");
+    assert!(response.headers()["cache-control"]
+        .to_str()?
+        .contains("immutable"));
+    Ok(())
+}

@@ -1,22 +1,18 @@
-//! Reads `window.__natterBoot`, the hand-over object the loader (`loader/natter.js`) sets
-//! before it initialises the WASM module.
+//! Reads the boot object the loader (`loader/natter.js`) passes to [`crate::api::mount`].
 //!
-//! The loader owns the host element, the shadow root and the launcher button; the app only
-//! receives references to them here. Without a boot object (for example when Trunk's own
-//! `index.html` is opened directly) the app must not start, so [`read`] returns an error.
+//! The loader owns the host element, the shadow root, the launcher button and the event
+//! listeners of the page (`natter('on', …)`); the app only receives references to them here.
 
-use js_sys::Reflect;
+use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
-/// The name of the global the loader sets.
-const BOOT_GLOBAL: &str = "__natterBoot";
+use crate::strings::Locale;
 
 /// Everything the loader hands to the app.
 #[derive(Clone)]
 pub struct Boot {
-    /// The empty `.natter-app` container inside the shadow root: the app mounts here and
-    /// receives `natter:toggle` events on it.
+    /// The empty `.natter-app` container inside the shadow root: the app mounts here.
     pub root: HtmlElement,
     /// The loader's launcher button; the app keeps its `aria-expanded` / `aria-label` in sync.
     pub launcher: HtmlElement,
@@ -24,43 +20,42 @@ pub struct Boot {
     pub relay: String,
     /// The site key from the embed snippet's `data-site`.
     pub site: String,
-    /// Whether the load was triggered by a click, so the panel starts open.
-    pub open: bool,
+    /// The language at mount time: `natter('set', {locale})` or the page's `<html lang>`.
+    pub locale: Locale,
+    /// `emit(name, detail)`: delivers a widget event to the host's `natter('on', …)` listeners.
+    pub emit: Function,
 }
 
 /// Reads and validates the boot object; the error says what is wrong.
-pub fn read() -> Result<Boot, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let boot = Reflect::get(&window, &JsValue::from_str(BOOT_GLOBAL))
-        .map_err(|_| format!("cannot read window.{BOOT_GLOBAL}"))?;
-    if boot.is_undefined() || boot.is_null() {
-        return Err(format!(
-            "window.{BOOT_GLOBAL} is missing: the app is started by natter.js, not on its own"
-        ));
+pub fn read(boot: &JsValue) -> Result<Boot, String> {
+    if !boot.is_object() {
+        return Err(
+            "mount() needs the loader's boot object: the app is started by natter.js".into(),
+        );
     }
     Ok(Boot {
-        root: element(&boot, "root")?,
-        launcher: element(&boot, "launcher")?,
-        relay: text(&boot, "relay")?,
-        site: text(&boot, "site")?,
-        open: field(&boot, "open")?.is_truthy(),
+        root: typed(boot, "root", "an HTML element")?,
+        launcher: typed(boot, "launcher", "an HTML element")?,
+        relay: text(boot, "relay")?,
+        site: text(boot, "site")?,
+        locale: Locale::resolve(&field(boot, "locale")?.as_string().unwrap_or_default()),
+        emit: typed(boot, "emit", "a function")?,
     })
 }
 
 fn field(boot: &JsValue, name: &str) -> Result<JsValue, String> {
-    Reflect::get(boot, &JsValue::from_str(name))
-        .map_err(|_| format!("cannot read {BOOT_GLOBAL}.{name}"))
+    Reflect::get(boot, &JsValue::from_str(name)).map_err(|_| format!("cannot read boot.{name}"))
 }
 
-fn element(boot: &JsValue, name: &str) -> Result<HtmlElement, String> {
+fn typed<T: JsCast>(boot: &JsValue, name: &str, what: &str) -> Result<T, String> {
     field(boot, name)?
-        .dyn_into::<HtmlElement>()
-        .map_err(|_| format!("{BOOT_GLOBAL}.{name} is not an HTML element"))
+        .dyn_into::<T>()
+        .map_err(|_| format!("boot.{name} is not {what}"))
 }
 
 fn text(boot: &JsValue, name: &str) -> Result<String, String> {
     field(boot, name)?
         .as_string()
         .filter(|value| !value.is_empty())
-        .ok_or_else(|| format!("{BOOT_GLOBAL}.{name} is not a non-empty string"))
+        .ok_or_else(|| format!("boot.{name} is not a non-empty string"))
 }

@@ -6,6 +6,10 @@
 //! exponential backoff with jitter, capped at 30 s, and happen at once when the browser comes
 //! back `online`, the page becomes visible again or is restored from the back/forward cache.
 //! A terminal close code (see `natter_protocol::close_code`) stops reconnecting for good.
+//!
+//! Everything it creates (the socket, the reconnect timer, the page listeners) is released by
+//! [`Connection::stop`], so `natter('destroy')` leaves nothing running;
+//! [`Connection::restart`] starts over on a fresh socket (after `natter('reset')`).
 
 use std::{cell::RefCell, rc::Rc};
 
@@ -70,7 +74,22 @@ impl Socket {
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
     }
+
+    /// Detaches and closes the socket; its callbacks stay alive until it is dropped.
+    fn shut(&self) {
+        self.detach();
+        if self.ws.close().is_err() {
+            log::warn("cannot close the socket");
+        }
+    }
 }
+
+/// The page events that skip the backoff wait, and where they are listened for.
+const WAKE_EVENTS: [(&str, bool); 3] = [
+    ("online", false),
+    ("pageshow", false),
+    ("visibilitychange", true),
+];
 
 #[derive(Default)]
 struct State {
@@ -87,8 +106,10 @@ struct State {
     attempt: u32,
     /// The pending reconnect timer.
     timer: Option<i32>,
-    /// A terminal close happened: never reconnect.
+    /// A terminal close happened, or [`Connection::stop`] was called: never reconnect.
     stopped: bool,
+    /// The listener for [`WAKE_EVENTS`], kept to remove it on stop.
+    wake: Option<Closure<dyn FnMut()>>,
 }
 
 /// The visitor connection. Create with [`Connection::new`], then call [`Connection::start`].
@@ -114,37 +135,79 @@ impl Connection {
     }
 
     /// Connects, and reconnects at once on `online`, `visibilitychange` (to visible) and
-    /// `pageshow`. The connection lives as long as the page.
+    /// `pageshow`, until [`Connection::stop`].
     pub fn start(self: &Rc<Self>) {
-        if let Some(window) = web_sys::window() {
-            let weak = Rc::downgrade(self);
-            let wake = Closure::<dyn FnMut()>::new(move || {
-                let visible = web_sys::window()
-                    .and_then(|window| window.document())
-                    .is_none_or(|document| !document.hidden());
-                if let Some(connection) = weak.upgrade().filter(|_| visible) {
-                    connection.reconnect_now();
-                }
+        let weak = Rc::downgrade(self);
+        let wake = Closure::<dyn FnMut()>::new(move || {
+            let visible = web_sys::window()
+                .and_then(|window| window.document())
+                .is_none_or(|document| !document.hidden());
+            if let Some(connection) = weak.upgrade().filter(|_| visible) {
+                connection.reconnect_now();
+            }
+        });
+        for (event, on_document) in WAKE_EVENTS {
+            let listening = wake_target(on_document).is_some_and(|target| {
+                target
+                    .add_event_listener_with_callback(event, wake.as_ref().unchecked_ref())
+                    .is_ok()
             });
-            let document = window.document();
-            let targets: [(&str, Option<&web_sys::EventTarget>); 3] = [
-                ("online", Some(window.as_ref())),
-                ("pageshow", Some(window.as_ref())),
-                ("visibilitychange", document.as_ref().map(AsRef::as_ref)),
-            ];
-            for (event, target) in targets {
-                let listening = target.is_some_and(|target| {
-                    target
-                        .add_event_listener_with_callback(event, wake.as_ref().unchecked_ref())
-                        .is_ok()
-                });
-                if !listening {
-                    log::warn(&format!("cannot listen for {event} events"));
+            if !listening {
+                log::warn(&format!("cannot listen for {event} events"));
+            }
+        }
+        self.state.borrow_mut().wake = Some(wake);
+        self.connect();
+    }
+
+    /// Closes the socket, cancels the reconnect timer and removes the page listeners, for
+    /// good. Safe to call twice.
+    pub fn stop(&self) {
+        let (socket, retired, wake) = {
+            let mut state = self.state.borrow_mut();
+            state.stopped = true;
+            state.ready = false;
+            cancel_timer(&mut state);
+            (state.socket.take(), state.retired.take(), state.wake.take())
+        };
+        if let Some(socket) = socket {
+            socket.shut();
+        }
+        if let Some(retired) = retired {
+            retired.detach();
+        }
+        if let Some(wake) = wake {
+            for (event, on_document) in WAKE_EVENTS {
+                if let Some(target) = wake_target(on_document) {
+                    // Removing a listener that is not there is not an error.
+                    let _ = target
+                        .remove_event_listener_with_callback(event, wake.as_ref().unchecked_ref());
                 }
             }
-            wake.forget();
         }
-        self.connect();
+    }
+
+    /// Drops the current socket and connects again at once, so the next hello is built
+    /// afresh (after the visitor was forgotten). May be called from a frame handler: the old
+    /// socket's callbacks are released only when the new socket is created.
+    pub fn restart(self: &Rc<Self>) {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.stopped {
+                return;
+            }
+            state.ready = false;
+            state.attempt = 0;
+            state.generation = state.generation.wrapping_add(1);
+            cancel_timer(&mut state);
+            if let Some(socket) = state.socket.take() {
+                socket.shut();
+                if let Some(older) = state.retired.replace(socket) {
+                    older.detach();
+                }
+            }
+        }
+        self.schedule(0);
     }
 
     /// Sends a frame if the relay has welcomed this socket. Returns whether it was sent; a
@@ -274,6 +337,17 @@ impl Connection {
     }
 
     fn schedule_reconnect(self: &Rc<Self>) {
+        let delay = {
+            let mut state = self.state.borrow_mut();
+            let delay = backoff_ms(state.attempt, js_sys::Math::random());
+            state.attempt = state.attempt.saturating_add(1);
+            delay
+        };
+        self.schedule(delay);
+    }
+
+    /// Connects after `delay_ms`, unless stopped or a connect is already scheduled.
+    fn schedule(self: &Rc<Self>, delay_ms: i32) {
         let Some(window) = web_sys::window() else {
             return;
         };
@@ -281,8 +355,6 @@ impl Connection {
         if state.stopped || state.timer.is_some() {
             return;
         }
-        let delay = backoff_ms(state.attempt, js_sys::Math::random());
-        state.attempt = state.attempt.saturating_add(1);
         let weak = Rc::downgrade(self);
         let retry = Closure::once_into_js(move || {
             if let Some(connection) = weak.upgrade() {
@@ -291,7 +363,7 @@ impl Connection {
             }
         });
         match window
-            .set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay)
+            .set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay_ms)
         {
             Ok(timer) => state.timer = Some(timer),
             Err(_) => log::error("cannot schedule a reconnect"),
@@ -305,12 +377,26 @@ impl Connection {
             if state.stopped || state.socket.is_some() {
                 return;
             }
-            if let (Some(timer), Some(window)) = (state.timer.take(), web_sys::window()) {
-                window.clear_timeout_with_handle(timer);
-            }
+            cancel_timer(&mut state);
             state.attempt = 0;
         }
         self.connect();
+    }
+}
+
+fn cancel_timer(state: &mut State) {
+    if let (Some(timer), Some(window)) = (state.timer.take(), web_sys::window()) {
+        window.clear_timeout_with_handle(timer);
+    }
+}
+
+/// The window, or its document for `visibilitychange`.
+fn wake_target(on_document: bool) -> Option<web_sys::EventTarget> {
+    let window = web_sys::window()?;
+    if on_document {
+        window.document().map(Into::into)
+    } else {
+        Some(window.into())
     }
 }
 

@@ -1,8 +1,10 @@
 //! The `natter_vid` cookie that keeps the signed visitor id on the host site (W2).
 //!
 //! It is a first-party cookie of the host page, written from JS: `SameSite=Lax`, `Secure` on
-//! https, `Path=/`, 30 days from the last visit. The loader renews it on every page view; the
-//! app writes it after each welcome, because the relay may have issued a fresh id.
+//! https, `Path=/`, 30 days from the last visit. The loader renews it on every page view (only
+//! if it exists); the app writes it after each welcome, because the relay may have issued a
+//! fresh id, but only when [`crate::consent`] allows storing anything. `natter('reset')` and a
+//! withdrawn consent [`delete`] it.
 
 use natter_protocol::{VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE_SECS};
 use wasm_bindgen::JsCast;
@@ -33,6 +35,15 @@ pub fn write(visitor: &str) {
     );
     if document.set_cookie(&cookie).is_err() {
         log::warn("cannot store the visitor cookie");
+    }
+}
+
+/// Removes the cookie (logout, or consent withdrawn).
+pub fn delete() {
+    let Some(document) = document() else { return };
+    let cookie = format!("{VISITOR_COOKIE}=; Max-Age=0; Path=/; SameSite=Lax");
+    if document.set_cookie(&cookie).is_err() {
+        log::warn("cannot delete the visitor cookie");
     }
 }
 

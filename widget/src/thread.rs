@@ -117,9 +117,10 @@ impl Thread {
     }
 
     /// The relay stored the message with `client_id`: the pending row becomes `message`.
-    pub fn ack(&mut self, client_id: ClientMessageId, message: Message) {
+    /// Returns whether the message was new (not an ack of a resend already shown).
+    pub fn ack(&mut self, client_id: ClientMessageId, message: Message) -> bool {
         self.remove_pending(client_id);
-        self.insert(message);
+        self.insert(message)
     }
 
     /// Adds a message the visitor just typed.
@@ -216,6 +217,7 @@ mod tests {
             channel: Channel::Chat,
             text: format!("message {seq}"),
             sent_at: 0,
+            attachments: Vec::new(),
         }
     }
 
@@ -256,7 +258,7 @@ mod tests {
         let stored = message(1, Author::Visitor);
         thread.add_pending(stored.client_id, "hi".into());
         assert_eq!(thread.rows()[0].delivery, Some(Delivery::Sending));
-        thread.ack(stored.client_id, stored.clone());
+        assert!(thread.ack(stored.client_id, stored.clone()));
         assert_eq!(thread.len(), 1);
         assert_eq!(thread.rows()[0].delivery, Some(Delivery::Sent));
         assert!(thread.unsent().is_empty());

@@ -61,15 +61,9 @@ fn demo(relay_args: &[String]) -> Result<()> {
 fn test() -> Result<()> {
     tools::ensure_build_tools()?;
     tools::ensure_browser()?;
-    // Native crates: unit tests and relay integration tests.
-    shell::run(shell::cargo().args([
-        "test",
-        "--workspace",
-        "--exclude",
-        "natter-widget",
-        "--exclude",
-        "natter-console",
-    ]))?;
+    // Unit tests of every crate (the widget's and console's logic runs natively too) and the
+    // relay integration tests.
+    shell::run(shell::cargo().args(["test", "--workspace"]))?;
     // The browser tests run the shipped artifacts: release front-ends, the relay binary.
     frontends::build_all()?;
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;

@@ -10,13 +10,14 @@ use leptos::{
     prelude::*,
 };
 
-use crate::{chat::Chat, strings};
+use crate::chat::Chat;
 
 /// The text area's id, for the label's `for`. Ids are scoped to the shadow root.
 const INPUT_ID: &str = "natter-message";
 
 #[component]
 pub fn Composer(chat: Chat, input: NodeRef<html::Textarea>) -> impl IntoView {
+    let text = move || chat.locale.get().strings();
     let draft = RwSignal::new(String::new());
     let submit = move || {
         if draft.with_untracked(|text| chat.send_text(text)) {
@@ -39,20 +40,20 @@ pub fn Composer(chat: Chat, input: NodeRef<html::Textarea>) -> impl IntoView {
             }
         >
             <label class="sr-only" for=INPUT_ID>
-                {strings::MESSAGE_LABEL}
+                {move || text().message_label}
             </label>
             <textarea
                 id=INPUT_ID
                 class="input"
                 rows="1"
-                placeholder=strings::MESSAGE_PLACEHOLDER
+                placeholder=move || text().message_placeholder
                 node_ref=input
                 prop:value=move || draft.get()
                 on:input=move |event| draft.set(event_target_value(&event))
                 on:keydown=on_keydown
             ></textarea>
             <button type="submit" class="send">
-                {strings::SEND}
+                {move || text().send}
             </button>
         </form>
     }

@@ -1,39 +1,38 @@
 //! The components, and the open/close behaviour that ties them to the loader's launcher.
 //!
-//! [`App`] owns the `open` state: it starts from `boot.open`, flips on the loader's
-//! `natter:toggle` event, and closes on "Minimize chat" or Escape. Opening focuses the composer
-//! and scrolls to the newest message; closing hands focus back to the launcher. The launcher's
-//! `aria-expanded` and accessible name always follow the state.
+//! [`App`] renders the panel for a [`Chat`] whose `open` signal the JS API, the launcher (via
+//! the loader), the minimize button and Escape all drive. Opening moves focus to the composer
+//! and scrolls to the newest message; closing hands focus back to the launcher if it was
+//! inside the widget (a host's `natter('close')` does not steal focus from the page). The
+//! launcher's `aria-expanded` and accessible name always follow the state and the locale.
 
 mod composer;
 mod messages;
 mod panel;
 
 use leptos::{html, prelude::*};
-use wasm_bindgen::{closure::Closure, JsCast};
+use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
-use crate::{boot::Boot, chat::Chat, log, strings, style, thread::Thread};
-
-/// The loader dispatches this on the root when the launcher is clicked.
-const TOGGLE_EVENT: &str = "natter:toggle";
+use crate::{boot::Boot, chat::Chat, log, strings::Strings, style, thread::Thread};
 
 /// The whole widget app, mounted into `boot.root`.
 #[component]
-pub fn App(boot: Boot) -> impl IntoView {
-    let chat = Chat::start(&boot);
-    let open = RwSignal::new(boot.open);
+pub fn App(boot: Boot, chat: Chat) -> impl IntoView {
     let input = NodeRef::<html::Textarea>::new();
     let scroller = NodeRef::<html::Div>::new();
 
-    listen_for_toggle(&boot.root, open);
-
-    // Launcher state and focus follow `open`.
+    // Launcher state and focus follow `open`; the launcher's name follows the locale too.
     let launcher = boot.launcher;
+    let root = boot.root;
     Effect::watch(
-        move || open.get(),
-        move |&is_open, was_open, _| {
-            sync_launcher(&launcher, is_open);
+        move || (chat.open.get(), chat.locale.get()),
+        move |&(is_open, locale), previous, _| {
+            sync_launcher(&launcher, is_open, locale.strings());
+            let was_open = previous.map(|&(was_open, _)| was_open);
+            if was_open == Some(is_open) {
+                return;
+            }
             if is_open {
                 request_animation_frame(move || {
                     scroll_to_bottom(scroller);
@@ -41,45 +40,55 @@ pub fn App(boot: Boot) -> impl IntoView {
                         focus(&input);
                     }
                 });
-            } else if was_open == Some(&true) {
+            } else if was_open == Some(true) && focus_is_inside(&root) {
                 focus(&launcher);
             }
         },
         true,
     );
 
-    // New rows scroll the list to the newest message.
+    // New rows, and the alert line taking room, scroll the list to the newest message.
     let rows = Memo::new(move |_| chat.thread.with(Thread::len));
+    let alerting = Memo::new(move |_| chat.alert.with(Option::is_some));
     Effect::watch(
-        move || rows.get(),
+        move || (rows.get(), alerting.get()),
         move |_, _, _| request_animation_frame(move || scroll_to_bottom(scroller)),
         false,
     );
 
     view! {
         <style>{style::CSS}</style>
-        <panel::Panel chat open input scroller />
+        <panel::Panel chat input scroller />
     }
 }
 
-/// Flips `open` whenever the loader reports a launcher click.
-fn listen_for_toggle(root: &HtmlElement, open: RwSignal<bool>) {
-    let toggle = Closure::<dyn FnMut()>::new(move || open.update(|open| *open = !*open));
-    if root
-        .add_event_listener_with_callback(TOGGLE_EVENT, toggle.as_ref().unchecked_ref())
-        .is_err()
-    {
-        log::error("cannot listen for launcher clicks");
+/// Whether keyboard focus is in the widget's shadow root (the document's active element is
+/// then the shadow host) or was lost with the hidden panel (it is then `<body>` or nothing).
+fn focus_is_inside(root: &HtmlElement) -> bool {
+    let host = root
+        .get_root_node()
+        .dyn_into::<web_sys::ShadowRoot>()
+        .ok()
+        .map(|shadow| shadow.host());
+    let document = web_sys::window().and_then(|window| window.document());
+    let active = document
+        .as_ref()
+        .and_then(|document| document.active_element());
+    let body = document.and_then(|document| document.body());
+    match active {
+        None => true,
+        Some(active) => {
+            host.is_some_and(|host| host == active)
+                || body.is_some_and(|body| web_sys::Element::from(body) == active)
+        }
     }
-    // The app lives as long as the page.
-    toggle.forget();
 }
 
-fn sync_launcher(launcher: &HtmlElement, open: bool) {
+fn sync_launcher(launcher: &HtmlElement, open: bool, strings: &Strings) {
     let label = if open {
-        strings::CLOSE_CHAT
+        strings.close_chat
     } else {
-        strings::OPEN_CHAT
+        strings.open_chat
     };
     let expanded = if open { "true" } else { "false" };
     if launcher.set_attribute("aria-expanded", expanded).is_err()

@@ -2,51 +2,53 @@
 //! list and the composer.
 //!
 //! It stays in the DOM while closed (`hidden`), so the `aria-live` log keeps its content and
-//! the composer keeps a half-typed draft.
+//! the composer keeps a half-typed draft. Escape closes it from anywhere inside. Any click or
+//! key press inside counts as the visitor interacting with the widget (consent mode, W14).
 
 use leptos::{ev::KeyboardEvent, html, prelude::*};
 
 use super::{composer::Composer, messages::Messages};
-use crate::{
-    chat::{Chat, Status},
-    strings,
-};
+use crate::chat::{Chat, Status};
 
 #[component]
 pub fn Panel(
     chat: Chat,
-    open: RwSignal<bool>,
     input: NodeRef<html::Textarea>,
     scroller: NodeRef<html::Div>,
 ) -> impl IntoView {
-    let close_on_escape = move |event: KeyboardEvent| {
+    let text = move || chat.locale.get().strings();
+    let on_keydown = move |event: KeyboardEvent| {
+        chat.interacted();
         if event.key() == "Escape" {
             event.stop_propagation();
-            open.set(false);
+            chat.set_open(false);
         }
     };
     let status = move || match chat.status.get() {
         Status::Online => "",
-        Status::Connecting => strings::CONNECTING,
-        Status::Reconnecting => strings::RECONNECTING,
-        Status::Unavailable => strings::UNAVAILABLE,
+        Status::Connecting => text().connecting,
+        Status::Reconnecting => text().reconnecting,
+        Status::Unavailable => text().unavailable,
     };
+    let alert = move || chat.alert.get().map(|notice| notice.text(text()));
 
     view! {
         <div
             class="panel"
             role="dialog"
-            aria-label=strings::PANEL_LABEL
-            hidden=move || !open.get()
-            on:keydown=close_on_escape
+            aria-label=move || text().panel_label
+            lang=move || chat.locale.get().code()
+            hidden=move || !chat.open.get()
+            on:keydown=on_keydown
+            on:pointerdown=move |_| chat.interacted()
         >
             <div class="header">
-                <h2 class="title">{strings::TITLE}</h2>
+                <h2 class="title">{move || text().title}</h2>
                 <button
                     type="button"
                     class="icon-button"
-                    aria-label=strings::MINIMIZE
-                    on:click=move |_| open.set(false)
+                    aria-label=move || text().minimize
+                    on:click=move |_| chat.set_open(false)
                 >
                     <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
                         <path
@@ -62,9 +64,9 @@ pub fn Panel(
             </div>
             <p class="status" role="status">{status}</p>
             <div class="body" node_ref=scroller>
-                <Messages chat />
+                <Messages chat input />
             </div>
-            <p class="alert" role="alert">{move || chat.alert.get()}</p>
+            <p class="alert" role="alert">{alert}</p>
             <Composer chat input />
         </div>
     }
