@@ -346,7 +346,7 @@ async fn download(
         .map(AttachmentId)
         .map_err(|_| not_found())?;
     let record = state.store.attachment(id).await?.ok_or_else(not_found)?;
-    if !constant_time_eq(token.as_bytes(), record.access_token.as_bytes()) {
+    if !crate::identity::constant_time_eq(token.as_bytes(), record.access_token.as_bytes()) {
         return Err(not_found());
     }
     let path: PathBuf = state.config.attachments_dir().join(id.0.to_string());
@@ -386,10 +386,6 @@ async fn download(
         HeaderValue::from_static("cross-origin"),
     );
     Ok(response)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A file name safe to store and show: no path, no control characters, not too long.

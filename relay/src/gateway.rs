@@ -417,39 +417,51 @@ async fn handle_frame(
                 )
                 .await;
             }
-            let conversation_id = match visitor.conversation {
-                Some(id) => id,
-                None => match state
-                    .store
-                    .open_visitor_conversation(&visitor.site, &visitor.id, now_millis())
-                    .await
-                {
-                    Ok(record) => {
-                        visitor.conversation = Some(record.summary.id);
-                        record.summary.id
+            // The visitor's conversation may have been deleted by an admin while they were
+            // connected: then the message starts a new conversation instead of being refused.
+            let mut retried = false;
+            let appended = loop {
+                let conversation_id = match visitor.conversation {
+                    Some(id) => id,
+                    None => match state
+                        .store
+                        .open_visitor_conversation(&visitor.site, &visitor.id, now_millis())
+                        .await
+                    {
+                        Ok(record) => {
+                            visitor.conversation = Some(record.summary.id);
+                            record.summary.id
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "could not open a conversation");
+                            return send_error_for(
+                                sink,
+                                ErrorCode::Internal,
+                                "could not store your message; it will be retried",
+                                client_id,
+                            )
+                            .await;
+                        }
+                    },
+                };
+                let incoming = Incoming {
+                    conversation_id,
+                    client_id,
+                    author: Author::Visitor,
+                    channel: Channel::Chat,
+                    text: text.clone(),
+                    attachments: attachments.clone(),
+                    origin: Some(connection),
+                };
+                match conversations::append(state, incoming).await {
+                    Err(AppendError::NotFound) if !retried => {
+                        retried = true;
+                        visitor.conversation = None;
                     }
-                    Err(error) => {
-                        tracing::error!(%error, "could not open a conversation");
-                        return send_error_for(
-                            sink,
-                            ErrorCode::Internal,
-                            "could not store your message; it will be retried",
-                            client_id,
-                        )
-                        .await;
-                    }
-                },
+                    other => break other,
+                }
             };
-            let incoming = Incoming {
-                conversation_id,
-                client_id,
-                author: Author::Visitor,
-                channel: Channel::Chat,
-                text,
-                attachments,
-                origin: Some(connection),
-            };
-            match conversations::append(state, incoming).await {
+            match appended {
                 Ok(message) => {
                     let conversation = message.conversation_id;
                     send(sink, &ServerFrame::Ack { client_id, message }).await?;

@@ -110,6 +110,12 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Compares two secrets in time that does not depend on where they differ, so response times
+/// do not leak how much of a guessed token was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The hash under which a bearer token is stored, so a leaked database holds no live sessions.
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest;

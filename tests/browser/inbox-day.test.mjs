@@ -206,7 +206,11 @@ test('two agents through a day in the unified inbox', async () => {
   // Block: gone from both lists; her new message is stored but notifies nobody. Unblock: back.
   await admin.getByRole('button', { name: 'Block contact' }).click();
   await row(bea, 'gift wrapping').waitFor({ state: 'detached' });
-  await visitorSays(visitorContext, 'Hello??');
+    const blockedVisitor = await visitorSays(visitorContext, 'Hello??');
+  // The widget shows a neutral notice, never an error: nothing for the visitor to fix.
+  await blockedVisitor.getByRole('dialog', { name: 'Chat' }).getByRole('status')
+    .getByText('Thanks, your message has been received.').waitFor();
+  assert.equal(await blockedVisitor.getByRole('dialog', { name: 'Chat' }).getByRole('alert').count(), 0, 'no alert');
   await admin.getByRole('checkbox', { name: 'Blocked' }).check();
   await row(admin, 'Hello??').waitFor();
   await admin.getByRole('button', { name: 'Unblock contact' }).click();

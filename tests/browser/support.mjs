@@ -159,7 +159,13 @@ ${snippet}<script async src="${relay}/natter.js" data-site="${site}"></script>
 export async function startHostServer() {
   const pages = new Map();
   const server = createServer((request, response) => {
-    const html = pages.get(new URL(request.url, 'http://host').pathname);
+        const path = new URL(request.url, 'http://host').pathname;
+    // Browsers ask every origin for a favicon; a 404 would show up as a console error.
+    if (path === '/favicon.ico') {
+      response.writeHead(204).end();
+      return;
+    }
+    const html = pages.get(path);
     if (html === undefined) {
       response.writeHead(404).end();
       return;

@@ -799,3 +799,22 @@ async fn the_contact_panel_shows_other_conversations_up_to_the_limit() -> Result
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_visitor_still_connected_after_a_delete_starts_a_new_conversation() -> Result<()> {
+    let relay = testing::spawn().await;
+    let admin = AgentClient::login_admin(&relay).await?;
+    let mut tab = VisitorClient::connect(&relay, None).await?;
+    let deleted = tab.send_text("first thread").await?.conversation_id;
+    let path = format!("/v1/agent/conversations/{}", deleted.0);
+    assert_eq!(
+        admin.delete(&path).send().await?.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // Nothing the visitor writes next is refused or lost.
+    let next = tab.send_text("are you still there?").await?;
+    assert_ne!(next.conversation_id, deleted);
+    assert_eq!(next.seq, 1);
+    Ok(())
+}

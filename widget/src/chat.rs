@@ -106,6 +106,8 @@ pub struct Chat {
     pub thread: RwSignal<Thread>,
     pub status: RwSignal<Status>,
     pub alert: RwSignal<Option<Notice>>,
+    /// A blocked contact's message was stored (I10): say so neutrally in the status line.
+    pub received_notice: RwSignal<bool>,
     /// Whether the panel is open. Change it with [`Chat::set_open`], which tells the host.
     pub open: RwSignal<bool>,
     pub locale: RwSignal<Locale>,
@@ -127,6 +129,7 @@ impl Chat {
             thread: RwSignal::new(Thread::default()),
             status: RwSignal::new(Status::Connecting),
             alert: RwSignal::new(None),
+            received_notice: RwSignal::new(false),
             open: RwSignal::new(false),
             locale: RwSignal::new(boot.locale),
             session: StoredValue::new(Session {
@@ -450,7 +453,8 @@ impl Chat {
                     "the relay refused a message ({code:?}): {message}"
                 ));
                 if code == ErrorCode::Blocked {
-                    // Shown neutrally (I10): no alert, nothing the visitor can fix.
+                    // Shown neutrally (I10): a status line, no alert, nothing to fix.
+                    self.received_notice.set(true);
                     return;
                 }
                 self.thread.update(|thread| {

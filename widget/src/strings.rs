@@ -105,6 +105,8 @@ pub struct Strings {
     pub too_fast: &'static str,
     /// Alert: the relay failed to store a message; it can be retried.
     pub server_error: &'static str,
+    /// Status line for a blocked contact (I10): neutral, nothing for the visitor to do.
+    pub received: &'static str,
     /// Separates the parts of a message's small meta line.
     pub meta_separator: &'static str,
 }
@@ -135,6 +137,7 @@ pub const EN: Strings = Strings {
     not_sent: "Your message could not be sent. It may be too long.",
     too_fast: "You are sending messages too quickly. Please wait a moment.",
     server_error: "Something went wrong on our side. Please try again.",
+    received: "Thanks, your message has been received.",
     meta_separator: " · ",
 };
 
@@ -164,6 +167,7 @@ pub const DE: Strings = Strings {
     not_sent: "Ihre Nachricht konnte nicht gesendet werden. Vielleicht ist sie zu lang.",
     too_fast: "Sie senden zu schnell. Bitte warten Sie einen Moment.",
     server_error: "Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es noch einmal.",
+    received: "Danke, Ihre Nachricht ist angekommen.",
     meta_separator: " · ",
 };
 
@@ -193,6 +197,7 @@ pub const FR: Strings = Strings {
     not_sent: "Votre message n’a pas pu être envoyé. Il est peut-être trop long.",
     too_fast: "Vous envoyez des messages trop vite. Veuillez patienter un instant.",
     server_error: "Un problème est survenu de notre côté. Veuillez réessayer.",
+    received: "Merci, votre message a bien été reçu.",
     meta_separator: " · ",
 };
 

@@ -219,7 +219,7 @@ impl FromRequestParts<AppState> for AgentSession {
                 .get(CSRF_HEADER)
                 .and_then(|value| value.to_str().ok());
             if !sent.is_some_and(|sent| {
-                constant_time_eq(sent.as_bytes(), session.csrf_token.as_bytes())
+                crate::identity::constant_time_eq(sent.as_bytes(), session.csrf_token.as_bytes())
             }) {
                 return Err(HttpError::new(
                     StatusCode::FORBIDDEN,
@@ -234,10 +234,6 @@ impl FromRequestParts<AppState> for AgentSession {
             token_hash,
         })
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub fn Panel(
         }
     };
     let status = move || match chat.status.get() {
+        Status::Online if chat.received_notice.get() => text().received,
         Status::Online => "",
         Status::Connecting => text().connecting,
         Status::Reconnecting => text().reconnecting,
