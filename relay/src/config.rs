@@ -240,7 +240,8 @@ impl SiteConfig {
             },
             theme: Theme::default(),
             away_message: Some(
-                "We're away right now. Leave your email and we'll answer you there.".into(),
+                "We're away right now. Leave a message and we'll answer as soon as we're back."
+                    .into(),
             ),
         }
     }

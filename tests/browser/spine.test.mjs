@@ -152,3 +152,21 @@ test('the console refuses a wrong password with a clear message and keeps the em
   await screenshot(page, 'console-login-error');
   await context.close();
 });
+
+test('while no agent is online the widget shows the away message; it goes when an agent comes online', async () => {
+  const away = "We're away right now. Leave a message and we'll answer as soon as we're back.";
+  const visitorContext = await browser.newContext();
+  const visitor = await visitorContext.newPage();
+  const errors = watchErrors(visitor);
+  await visitor.goto(`${relay.url}/`);
+  await visitor.getByRole('button', { name: 'Open chat', exact: true }).click();
+  const chat = visitor.getByRole('dialog', { name: 'Chat' });
+  await chat.getByText(away).waitFor();
+
+  const agentContext = await browser.newContext();
+  const agent = await agentContext.newPage();
+  await loginToConsole(agent, relay.url);
+  await chat.getByText(away).waitFor({ state: 'hidden' });
+  assert.deepEqual(errors, []);
+  await Promise.all([visitorContext.close(), agentContext.close()]);
+});

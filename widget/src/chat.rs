@@ -108,6 +108,11 @@ pub struct Chat {
     pub alert: RwSignal<Option<Notice>>,
     /// A blocked contact's message was stored (I10): say so neutrally in the status line.
     pub received_notice: RwSignal<bool>,
+    /// Whether any agent is online (W6); assumed until the relay says otherwise, so the away
+    /// message never flashes.
+    pub agents_online: RwSignal<bool>,
+    /// The site's away message, shown while no agent is online (W6).
+    pub away_message: RwSignal<Option<String>>,
     /// Whether the panel is open. Change it with [`Chat::set_open`], which tells the host.
     pub open: RwSignal<bool>,
     pub locale: RwSignal<Locale>,
@@ -130,6 +135,8 @@ impl Chat {
             status: RwSignal::new(Status::Connecting),
             alert: RwSignal::new(None),
             received_notice: RwSignal::new(false),
+            agents_online: RwSignal::new(true),
+            away_message: RwSignal::new(None),
             open: RwSignal::new(false),
             locale: RwSignal::new(boot.locale),
             session: StoredValue::new(Session {
@@ -356,6 +363,7 @@ impl Chat {
                 let replace = self.session.with_value(|session| {
                     !session.welcomed || session.sent_visitor.as_deref() != Some(visitor.as_str())
                 });
+                self.away_message.set(settings.away_message.clone());
                 self.session.update_value(|session| {
                     session.welcomed = true;
                     session.visitor = Some(visitor);
@@ -416,10 +424,9 @@ impl Chat {
                 message,
                 client_id,
             } => self.error(code, &message, client_id),
-            // Availability (W6), typing (W7), read receipts (W4) and the email-capture form
-            // (W5) are not shown yet.
-            ServerFrame::Availability { .. }
-            | ServerFrame::Typing { .. }
+            ServerFrame::Availability { agents_online } => self.agents_online.set(agents_online),
+            // Typing (W7), read receipts (W4) and the email-capture form (W5) are not shown yet.
+            ServerFrame::Typing { .. }
             | ServerFrame::Read { .. }
             | ServerFrame::FormAccepted { .. }
             | ServerFrame::FormRejected { .. }

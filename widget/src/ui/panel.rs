@@ -32,6 +32,8 @@ pub fn Panel(
         Status::Unavailable => text().unavailable,
     };
     let alert = move || chat.alert.get().map(|notice| notice.text(text()));
+    // The site's own words, in the site's language (from its configuration).
+    let away_shown = move || !chat.agents_online.get() && chat.away_message.with(Option::is_some);
 
     view! {
         <div
@@ -63,7 +65,8 @@ pub fn Panel(
                     </svg>
                 </button>
             </div>
-            <p class="status" role="status">{status}</p>
+                        <p class="status" role="status">{status}</p>
+            <p class="status away" hidden=move || !away_shown()>{move || chat.away_message.get()}</p>
             <div class="body" node_ref=scroller>
                 <Messages chat input />
             </div>
