@@ -27,6 +27,8 @@ const MAX_DELAY_MS: f64 = 30_000.0;
 const HEALTHY_AFTER_MS: f64 = 10_000.0;
 
 /// What the app hears from the socket.
+// One event per frame, moved once to the app: boxing the frame would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveEvent {
     /// The socket is open (the first time or after a reconnect). Anything may have been missed
