@@ -55,7 +55,7 @@ pub fn validate(text: &str, attachments: usize, limits: &Limits) -> Result<(), A
 }
 
 /// Checks a message text against the limits. Text is kept exactly as typed.
-pub fn validate_text(text: &str, limits: &Limits) -> Result<(), AppendError> {
+fn validate_text(text: &str, limits: &Limits) -> Result<(), AppendError> {
     if text.trim().is_empty() {
         return Err(AppendError::Empty);
     }

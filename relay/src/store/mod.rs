@@ -61,7 +61,6 @@ pub struct NewAttachment {
 /// An uploaded file as the relay knows it.
 #[derive(Debug, Clone)]
 pub struct AttachmentRecord {
-    pub conversation_id: ConversationId,
     pub access_token: String,
     pub name: String,
     pub content_type: String,

@@ -647,15 +647,13 @@ impl Store for SqliteStore {
     }
 
     async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT conversation_id, access_token, name, content_type FROM attachments WHERE id = ?1",
-        )
-        .bind(id.0.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT access_token, name, content_type FROM attachments WHERE id = ?1")
+                .bind(id.0.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| {
             Ok(AttachmentRecord {
-                conversation_id: ConversationId(parse_uuid(&row, "conversation_id")?),
                 access_token: row.try_get("access_token")?,
                 name: row.try_get("name")?,
                 content_type: row.try_get("content_type")?,
