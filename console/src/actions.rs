@@ -342,7 +342,8 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
         LiveEvent::Frame(AgentServerFrame::Waiting { count }) => {
             inbox.waiting.try_set(Some(count));
         }
-        LiveEvent::Frame(AgentServerFrame::Unknown) => {}
+        // Typing indicators are drawn by the thread view (to come).
+        LiveEvent::Frame(AgentServerFrame::Typing { .. } | AgentServerFrame::Unknown) => {}
         LiveEvent::Lost { was_open } => {
             inbox.live.try_set(LiveStatus::Reconnecting);
             if !was_open {

@@ -431,6 +431,17 @@ pub struct AuditLog {
     pub entries: Vec<AuditEntry>,
 }
 
+/// `POST /v1/agent/conversations/{id}/typing`: the agent started or stopped typing a reply
+/// (W7). The visitor sees the agent's display name. Renew `typing: true` at least every
+/// [`TYPING_LAPSE_MS`] while typing goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetTyping {
+    pub typing: bool,
+}
+
+/// A typing indicator that is not renewed within this time is hidden by whoever shows it.
+pub const TYPING_LAPSE_MS: u64 = 6_000;
+
 /// Relay → console on the agent socket. The console never needs to poll.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -455,6 +466,16 @@ pub enum AgentServerFrame {
     /// Sent once when the socket opens: conversations waiting for this agent (open, not
     /// answered, and assigned to them, to a group of theirs or to nobody) (I15).
     Waiting { count: u64 },
+    /// Someone started or stopped typing in a conversation (W7, I15): its visitor
+    /// (`agent_id` is `None`) or another agent. Not stored; a `typing: true` lapses by itself
+    /// after [`TYPING_LAPSE_MS`] without a renewal.
+    Typing {
+        conversation_id: ConversationId,
+        agent_id: Option<AgentId>,
+        /// The agent's display name, or the visitor's name if known.
+        name: Option<String>,
+        typing: bool,
+    },
     /// A frame type this build does not know (sent by a newer relay): ignore it.
     #[serde(other)]
     Unknown,

@@ -238,6 +238,13 @@ pub enum ServerFrame {
         /// it are unread (W9).
         #[serde(default)]
         seen_up_to: Seq,
+        /// Agents have read the visitor's messages up to this seq (W4 "read" state).
+        #[serde(default)]
+        read_up_to: Seq,
+        /// The email the relay already has for this visitor (from the form, `identify`, or the
+        /// verified contact), so the widget does not ask for it again (W5).
+        #[serde(default)]
+        known_email: Option<String>,
     },
     /// The message with this `client_id` is stored durably (R2).
     Ack {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use natter_protocol::agent::ConversationSummary;
-use natter_protocol::Message;
+use natter_protocol::{AgentId, ConversationId, Message, Seq};
 use tokio::sync::broadcast;
 
 use crate::identity::VisitorId;
@@ -45,8 +45,28 @@ pub enum BusEvent {
         /// An internal comment (I7): for agents only, never for visitor sockets.
         internal: bool,
     },
+    /// Someone started or stopped typing in a conversation (W7). Never stored.
+    Typing {
+        conversation_id: ConversationId,
+        typist: Typist,
+        typing: bool,
+    },
+    /// Agents have read the conversation up to `up_to_seq` (W4 "read" in the widget).
+    ReadByAgents {
+        conversation_id: ConversationId,
+        up_to_seq: Seq,
+    },
     /// Something in the inbox changed that only agent sockets show.
     Inbox(crate::inbox::InboxEvent),
+}
+
+/// Who is typing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typist {
+    /// The conversation's visitor: shown to agents.
+    Visitor,
+    /// An agent: shown to the visitor and to the other agents.
+    Agent { agent_id: AgentId, name: String },
 }
 
 /// Why a subscription yielded nothing.

@@ -145,6 +145,18 @@ impl Config {
                     site.key
                 )));
             }
+            if let Some(text) = &site.theme.launcher_text {
+                let fits = !text.trim().is_empty()
+                    && text.chars().count() <= MAX_LAUNCHER_TEXT_CHARS
+                    && !text.chars().any(char::is_control);
+                if !fits {
+                    return Err(ConfigError(format!(
+                        "site {:?}: theme.launcher_text must be one line of 1 to \
+                         {MAX_LAUNCHER_TEXT_CHARS} characters, not {text:?}",
+                        site.key
+                    )));
+                }
+            }
         }
         Ok(self)
     }
@@ -168,6 +180,9 @@ impl Config {
         self.sites.iter().find(|site| site.key == key)
     }
 }
+
+/// The launcher's text (W13) sits on one line next to the icon: a few words, not a sentence.
+pub const MAX_LAUNCHER_TEXT_CHARS: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -314,6 +329,10 @@ pub struct Limits {
     pub max_attachment_bytes: u64,
     /// Most files on one message.
     pub max_attachments_per_message: usize,
+    /// Typing (W7): a repeated "still typing" from one socket within this many milliseconds of
+    /// the last one passed on is dropped, so a misbehaving client cannot flood agents' sockets.
+    /// A change (typing ↔ stopped) always passes.
+    pub typing_repeat_ms: u64,
 }
 
 impl Default for Limits {
@@ -342,6 +361,7 @@ impl Default for Limits {
             contact_conversations_shown: 20,
             max_attachment_bytes: 10 * 1024 * 1024,
             max_attachments_per_message: 10,
+            typing_repeat_ms: 1_000,
         }
     }
 }
@@ -442,6 +462,25 @@ mod tests {
             assert!(error.contains("theme.color"), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn launcher_text_must_be_one_short_line() {
+        let site = |text: &str| {
+            let mut site = SiteConfig::demo();
+            site.theme.launcher_text = Some(text.into());
+            Config {
+                sites: vec![site],
+                ..Config::default()
+            }
+            .validated()
+        };
+        assert!(site("Chat with us").is_ok());
+        assert!(site("Écrivez-nous").is_ok());
+        for bad in ["", "   ", "two\nlines", &"x".repeat(MAX_LAUNCHER_TEXT_CHARS + 1)] {
+            let error = site(bad).unwrap_err().to_string();
+            assert!(error.contains("theme.launcher_text"), "{bad:?}: {error}");
+        }
     }
 
     #[test]

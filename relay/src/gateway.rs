@@ -17,13 +17,15 @@ use futures_util::{SinkExt, StreamExt};
 use natter_protocol::visitor::{AttachmentRules, ClientFrame, ServerFrame, WidgetSettings};
 use natter_protocol::{close_code, Author, Channel, ConversationId, ErrorCode, PROTOCOL_VERSION};
 
-use crate::bus::{BusEvent, BusRecvError, ConnectionId};
+use crate::bus::{BusEvent, BusRecvError, ConnectionId, Typist};
 use crate::clock::now_millis;
 use crate::contacts::{self, ContactDetails};
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::StoreError;
 use crate::identity::VisitorId;
+use crate::store::ReadMarks;
 use crate::inbox::InboxEvent;
+use crate::typing::TypingThrottle;
 use crate::AppState;
 
 type Sink = SplitSink<WebSocket, WsMessage>;
@@ -52,6 +54,8 @@ struct Visitor {
     /// The signed id as the widget holds it (echoed in every welcome).
     token: String,
     conversation: Option<ConversationId>,
+    /// Drops "still typing" repeats that come too fast (W7).
+    typing: TypingThrottle,
 }
 
 async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
@@ -127,6 +131,7 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
                 id,
                 token,
                 conversation: None,
+                typing: TypingThrottle::default(),
             };
             welcome(&state, &mut visitor, after_seq)
                 .await
@@ -201,6 +206,12 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
                         }
                         continue;
                     }
+                    if let Some(frame) = conversation_signal(&visitor, event.as_ref()) {
+                        if send(&mut sink, &frame).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                     // Other inbox events and internal comments (I7) are for agents only.
                     let BusEvent::MessageStored { site, visitor_id, message, origin, internal, .. } = event.as_ref() else {
                         continue;
@@ -229,6 +240,27 @@ async fn serve(state: AppState, origin: Option<String>, socket: WebSocket) {
                 break;
             }
         }
+    }
+}
+
+/// The frame for an agent typing in, or agents having read, this visitor's conversation.
+fn conversation_signal(visitor: &Visitor, event: &BusEvent) -> Option<ServerFrame> {
+    match event {
+        BusEvent::Typing {
+            conversation_id,
+            typist: Typist::Agent { name, .. },
+            typing,
+        } if visitor.conversation == Some(*conversation_id) => Some(ServerFrame::Typing {
+            name: name.clone(),
+            typing: *typing,
+        }),
+        BusEvent::ReadByAgents {
+            conversation_id,
+            up_to_seq,
+        } if visitor.conversation == Some(*conversation_id) => Some(ServerFrame::Read {
+            up_to_seq: *up_to_seq,
+        }),
+        _ => None,
     }
 }
 
@@ -300,10 +332,15 @@ async fn welcome(
         }
         (Some(record), None) => state.store.recent_messages(record.summary.id, page).await?,
     };
-    let seen_up_to = match &conversation {
-        Some(record) => state.store.seen_by_visitor(record.summary.id).await?,
-        None => 0,
+    let marks = match &conversation {
+        Some(record) => state.store.read_marks(record.summary.id).await?,
+        None => ReadMarks::default(),
     };
+    let known_email = state
+        .store
+        .visitor_contact(&visitor.id)
+        .await?
+        .map(|contact| contact.email);
     Ok(ServerFrame::Welcome {
         v: PROTOCOL_VERSION,
         visitor: visitor.token.clone(),
@@ -311,8 +348,36 @@ async fn welcome(
         messages,
         has_earlier,
         settings: widget_settings(state, &visitor.site),
-        seen_up_to,
+        seen_up_to: marks.seen_by_visitor,
+        read_up_to: marks.read_by_agents,
+        known_email,
     })
+}
+
+/// Passes the visitor's typing on to agents (W7): only once there is a conversation, never
+/// for a blocked contact (I10), and not faster than `typing_repeat_ms`.
+async fn visitor_typing(state: &AppState, visitor: &mut Visitor, typing: bool) {
+    let Some(conversation_id) = visitor.conversation else {
+        return;
+    };
+    let repeat = Duration::from_millis(state.config.limits.typing_repeat_ms);
+    if !visitor
+        .typing
+        .pass(typing, std::time::Instant::now(), repeat)
+    {
+        return;
+    }
+    if crate::inbox::conversations::blocked_notice(state, conversation_id)
+        .await
+        .is_some()
+    {
+        return;
+    }
+    state.bus.publish(BusEvent::Typing {
+        conversation_id,
+        typist: Typist::Visitor,
+        typing,
+    });
 }
 
 /// Handles one text frame after hello. `Err` means the socket is gone.
@@ -355,8 +420,10 @@ async fn handle_frame(
             };
             identify(state, visitor, details, token, sink).await
         }
-        // Typing is wired to the agents' side with the inbox's live updates.
-        ClientFrame::Typing { .. } => Ok(()),
+        ClientFrame::Typing { typing } => {
+            visitor_typing(state, visitor, typing).await;
+            Ok(())
+        }
         ClientFrame::Seen { up_to_seq } => {
             // Before the first message there is nothing to have seen.
             if let Some(conversation) = visitor.conversation {

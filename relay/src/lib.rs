@@ -30,6 +30,7 @@ pub mod gateway;
 pub mod identity;
 pub mod inbox;
 pub mod store;
+mod typing;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -57,6 +57,13 @@ async fn internal_comments_never_reach_the_visitor() -> Result<()> {
         ServerFrame::Message { message } => assert_eq!(message.text, "Yes, it is."),
         other => panic!("expected the reply, got {other:?}"),
     }
+    // Replying marks the visitor's messages read (W4); the comment did not.
+    assert_eq!(
+        tab.next().await?,
+        ServerFrame::Read {
+            up_to_seq: answer.message.seq
+        }
+    );
     tab.expect_silence(std::time::Duration::from_millis(300))
         .await?;
     // History: neither a fresh welcome nor a resume after a gap carries it.

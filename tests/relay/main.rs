@@ -10,4 +10,5 @@ mod inbox_api;
 mod inbox_live;
 mod inbox_support;
 mod support;
+mod typing_read;
 mod visitor_socket;

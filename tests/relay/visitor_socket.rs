@@ -362,6 +362,8 @@ async fn what_the_visitor_has_seen_is_kept_and_never_moves_back() -> Result<()> 
             .send()
             .await?;
         assert!(matches!(tab.next().await?, ServerFrame::Message { .. }));
+        // The reply marks what it answers read (W4).
+        assert!(matches!(tab.next().await?, ServerFrame::Read { .. }));
     }
     let seen = |up_to_seq| ClientFrame::Seen { up_to_seq };
     send_frame(&mut tab.socket, &seen(2)).await?;

@@ -5,8 +5,9 @@
 //!   browser end-to-end tests in headless Chromium.
 //! - `size`: release-build the front-ends and print what browsers download.
 //! - `bench inbox [n]` / `bench sockets`: figures, never pass/fail (see `bench.rs`).
+//! - `browser [test files…]`: build what the browser tests run, then run those files (all of
+//!   `tests/browser/` when none are named) — the quick loop while working on a front-end.
 //! - `setup`: only install the tools.
-//! - `bench inbox [n]`: inbox list and search latency with n conversations (default 100 000).
 //!
 //! Only xtask knows about Trunk, wasm-bindgen, wasm-opt, npm and the browser.
 
@@ -38,12 +39,17 @@ fn main() -> Result<()> {
             size::report()
         }
         "bench" => bench::run(&rest),
+        "browser" => {
+            tools::ensure_build_tools()?;
+            tools::ensure_browser()?;
+            browser_tests(&rest)
+        }
         "setup" => {
             tools::ensure_build_tools()?;
             tools::ensure_browser()
         }
         _ => {
-            bail!("usage: cargo xtask demo [relay flags…] | test | size | setup | bench inbox [n] | bench sockets")
+            bail!("usage: cargo xtask demo [relay flags…] | test | browser [files…] | size | setup | bench inbox [n] | bench sockets")
         }
     }
 }
@@ -64,13 +70,22 @@ fn test() -> Result<()> {
     // Unit tests of every crate (the widget's and console's logic runs natively too) and the
     // relay integration tests.
     shell::run(shell::cargo().args(["test", "--workspace"]))?;
-    // The browser tests run the shipped artifacts: release front-ends, the relay binary.
+    browser_tests(&[])
+}
+
+/// The browser tests run the shipped artifacts: release front-ends, the relay binary.
+fn browser_tests(files: &[String]) -> Result<()> {
     frontends::build_all()?;
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
+    let mut node = shell::node();
+    node.args(["--test", "--test-concurrency=1"]);
+    if files.is_empty() {
+        node.arg("tests/browser/");
+    } else {
+        node.args(files);
+    }
     shell::run(
-        shell::node()
-            .args(["--test", "--test-concurrency=1", "tests/browser/"])
-            .env(
+        node.env(
                 "NATTER_RELAY_BIN",
                 shell::root().join("target/debug/natter-relay"),
             )

@@ -8,9 +8,9 @@ use axum::Json;
 use natter_protocol::agent::{
     reply_channels, template, AgentMessage, Assign, AssigneeFilter, ChannelUnavailable,
     ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, SendReply,
-    SetBlocked, SetStatus,
+    SetBlocked, SetStatus, SetTyping,
 };
-use natter_protocol::{Author, ConversationId};
+use natter_protocol::{Author, ConversationId, Seq};
 use uuid::Uuid;
 
 use super::audit::record;
@@ -18,7 +18,7 @@ use super::auth::AgentSession;
 use super::search::{cursor, fts_query, parse_cursor};
 use super::store::{AssigneeScope, ListQuery};
 use super::{require_admin, InboxEvent};
-use crate::bus::BusEvent;
+use crate::bus::{BusEvent, Typist};
 use crate::clock::now_millis;
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::HttpError;
@@ -206,10 +206,16 @@ pub async fn send_reply(
         origin: None,
     };
     match conversations::append_with(&state, incoming, reply.internal).await {
-        Ok(message) => Ok(Json(AgentMessage {
-            message,
-            internal: reply.internal,
-        })),
+        Ok(message) => {
+            if !reply.internal {
+                // Whoever answers has read what they answer.
+                read_by_agents(&state, conversation_id, message.seq).await?;
+            }
+            Ok(Json(AgentMessage {
+                message,
+                internal: reply.internal,
+            }))
+        }
         Err(AppendError::NotFound) => Err(HttpError::not_found("no such conversation")),
         Err(AppendError::Store(error)) => Err(HttpError::internal(error)),
         Err(invalid) => Err(HttpError::invalid(invalid.to_string())),
@@ -226,7 +232,42 @@ pub async fn mark_read(
     if state.store.inbox_mark_read(id).await? {
         changed(&state, id);
     }
+    // Everything stored so far (the store caps the mark at the newest message).
+    read_by_agents(&state, id, Seq::MAX).await?;
     Ok(Json(load(&state, id).await?))
+}
+
+/// Moves the agents' read mark and tells the visitor's widget (W4 "read").
+async fn read_by_agents(state: &AppState, id: ConversationId, up_to: Seq) -> Result<(), HttpError> {
+    if let Some(up_to_seq) = state.store.mark_read_by_agents(id, up_to).await? {
+        state.bus.publish(BusEvent::ReadByAgents {
+            conversation_id: id,
+            up_to_seq,
+        });
+    }
+    Ok(())
+}
+
+/// `POST /v1/agent/conversations/{id}/typing`: the agent started or stopped typing a reply
+/// (W7). The visitor sees the agent's display name; other agents see it too (I15).
+pub async fn typing(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<String>,
+    Json(body): Json<SetTyping>,
+) -> Result<StatusCode, HttpError> {
+    let id = parse_id(&id)?;
+    // 404 for a conversation that does not exist (or was deleted).
+    load(&state, id).await?;
+    state.bus.publish(BusEvent::Typing {
+        conversation_id: id,
+        typist: Typist::Agent {
+            agent_id: session.agent.id,
+            name: session.agent.name.clone(),
+        },
+        typing: body.typing,
+    });
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/agent/conversations/{id}/status`: complete or reopen (I8).

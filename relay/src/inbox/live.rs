@@ -12,12 +12,12 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use natter_protocol::agent::{AgentMessage, AgentServerFrame, ConversationSummary};
-use natter_protocol::{close_code, ConversationId};
+use natter_protocol::{close_code, AgentId, ConversationId};
 
 use super::auth::AgentSession;
 use super::conversations::present;
 use super::InboxEvent;
-use crate::bus::{BusEvent, BusRecvError};
+use crate::bus::{BusEvent, BusRecvError, Typist};
 use crate::error::{HttpError, StoreError};
 use crate::AppState;
 
@@ -114,7 +114,7 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
                     let _ = sink.send(close(close_code::UNAUTHORIZED, "account disabled")).await;
                     break;
                 }
-                let frames = match frames_for(&state, event.as_ref()).await {
+                let frames = match frames_for(&state, agent, event.as_ref()).await {
                     Ok(frames) => frames,
                     Err(error) => {
                         // The console refetches everything after a reconnect.
@@ -169,9 +169,31 @@ async fn row(
 /// What one bus event means for a console.
 async fn frames_for(
     state: &AppState,
+    agent: AgentId,
     event: &BusEvent,
 ) -> Result<Vec<AgentServerFrame>, StoreError> {
     let frames = match event {
+        BusEvent::Typing {
+            conversation_id,
+            typist,
+            typing,
+        } => {
+            let (agent_id, name) = match typist {
+                // The console names the visitor from the conversation's row.
+                Typist::Visitor => (None, None),
+                // Agents do not need their own typing echoed back.
+                Typist::Agent { agent_id, .. } if *agent_id == agent => return Ok(Vec::new()),
+                Typist::Agent { agent_id, name } => (Some(*agent_id), Some(name.clone())),
+            };
+            vec![AgentServerFrame::Typing {
+                conversation_id: *conversation_id,
+                agent_id,
+                name,
+                typing: *typing,
+            }]
+        }
+        // Read receipts are for the visitor; agents see read state in the row (I4).
+        BusEvent::ReadByAgents { .. } => Vec::new(),
         BusEvent::MessageStored {
             message, internal, ..
         } => {

@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v1/agent/conversations/{id}/messages", post(c::send_reply))
         .route("/v1/agent/conversations/{id}/read", post(c::mark_read))
+        .route("/v1/agent/conversations/{id}/typing", post(c::typing))
         .route("/v1/agent/conversations/{id}/status", post(c::set_status))
         .route("/v1/agent/conversations/{id}/assign", post(c::assign))
         .route("/v1/agent/conversations/{id}/block", post(c::set_blocked))

@@ -111,6 +111,15 @@ pub struct ContactRecord {
     pub company: Option<String>,
 }
 
+/// The two read marks of a conversation, as sequence numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadMarks {
+    /// The visitor has seen every message up to here (W9).
+    pub seen_by_visitor: Seq,
+    /// Agents have read every message up to here (W4 "read").
+    pub read_by_agents: Seq,
+}
+
 #[async_trait]
 pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
     /// Records that a visitor is here now (creating the visitor on first sight). Returns
@@ -232,8 +241,16 @@ pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
         up_to: Seq,
     ) -> Result<Seq, StoreError>;
 
-    /// How far the visitor has seen the thread.
-    async fn seen_by_visitor(&self, conversation: ConversationId) -> Result<Seq, StoreError>;
+    /// Records that agents have read the thread up to `up_to` (capped at the newest message;
+    /// never moves back). Returns the new mark if it moved, `None` if it did not.
+    async fn mark_read_by_agents(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Option<Seq>, StoreError>;
+
+    /// How far the visitor has seen the thread, and how far agents have read it.
+    async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError>;
 
     async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError>;
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     preview, visitor_label, AgentRecord, Appended, AttachmentRecord, ContactRecord,
-    ConversationRecord, NewAgent, NewAttachment, NewMessage, SessionRecord, Store,
+    ConversationRecord, NewAgent, NewAttachment, NewMessage, ReadMarks, SessionRecord, Store,
 };
 use crate::attachments::url as attachment_url;
 use crate::contacts::ContactDetails;
@@ -617,14 +617,37 @@ impl Store for SqliteStore {
             .ok_or(StoreError::NotFound)
     }
 
-    async fn seen_by_visitor(&self, conversation: ConversationId) -> Result<Seq, StoreError> {
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT visitor_seen_seq FROM conversations WHERE id = ?1")
-                .bind(conversation.0.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        seen.map(|seen| seen.max(0) as u64)
-            .ok_or(StoreError::NotFound)
+    async fn mark_read_by_agents(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Option<Seq>, StoreError> {
+        let read: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET agent_read_seq = MIN(?2, last_seq)
+             WHERE id = ?1 AND agent_read_seq < MIN(?2, last_seq) RETURNING agent_read_seq",
+        )
+        .bind(conversation.0.to_string())
+        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(read.map(|read| read.max(0) as u64))
+    }
+
+    async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError> {
+        let row = sqlx::query(
+            "SELECT visitor_seen_seq, agent_read_seq FROM conversations WHERE id = ?1",
+        )
+        .bind(conversation.0.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let mark = |column: &str| -> Result<Seq, StoreError> {
+            Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
+        };
+        Ok(ReadMarks {
+            seen_by_visitor: mark("visitor_seen_seq")?,
+            read_by_agents: mark("agent_read_seq")?,
+        })
     }
 
     async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError> {
