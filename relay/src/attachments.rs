@@ -192,7 +192,7 @@ async fn agent_upload(
         .map_err(|_| HttpError::not_found("no such conversation"))?;
     state
         .store
-        .conversation(id)
+        .inbox_conversation(id)
         .await?
         .ok_or_else(|| HttpError::not_found("no such conversation"))?;
     Ok(Json(

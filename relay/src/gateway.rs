@@ -23,8 +23,8 @@ use crate::contacts::{self, ContactDetails};
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::StoreError;
 use crate::identity::VisitorId;
-use crate::store::ReadMarks;
 use crate::inbox::InboxEvent;
+use crate::store::ReadMarks;
 use crate::typing::TypingThrottle;
 use crate::AppState;
 

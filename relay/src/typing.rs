@@ -40,10 +40,19 @@ mod tests {
         assert!(!throttle.pass(false, start, repeat), "nothing to stop yet");
         assert!(throttle.pass(true, start, repeat));
         let just_before = start + Duration::from_millis(999);
-        assert!(!throttle.pass(true, just_before, repeat), "repeat inside the interval");
+        assert!(
+            !throttle.pass(true, just_before, repeat),
+            "repeat inside the interval"
+        );
         let at_the_edge = start + repeat;
-        assert!(throttle.pass(true, at_the_edge, repeat), "repeat at the interval");
-        assert!(throttle.pass(false, at_the_edge, repeat), "a change always passes");
+        assert!(
+            throttle.pass(true, at_the_edge, repeat),
+            "repeat at the interval"
+        );
+        assert!(
+            throttle.pass(false, at_the_edge, repeat),
+            "a change always passes"
+        );
         assert!(!throttle.pass(false, at_the_edge, repeat));
     }
 

@@ -61,7 +61,10 @@ async fn visitor_typing_reaches_agents_and_repeats_are_throttled() -> Result<()>
 
     // Before the first message there is no conversation to type in: nothing is passed on.
     send_frame(&mut visitor.socket, &ClientFrame::Typing { typing: true }).await?;
-    assert_eq!(typing_frames(&agent_frames_for(&mut console, QUIET).await?), 0);
+    assert_eq!(
+        typing_frames(&agent_frames_for(&mut console, QUIET).await?),
+        0
+    );
 
     let first = visitor.send_text("Hello?").await?;
     send_frame(&mut visitor.socket, &ClientFrame::Typing { typing: true }).await?;
@@ -77,7 +80,10 @@ async fn visitor_typing_reaches_agents_and_repeats_are_throttled() -> Result<()>
         agent_typing(&mut console).await?,
         (first.conversation_id, None, false)
     );
-    assert_eq!(typing_frames(&agent_frames_for(&mut console, QUIET).await?), 0);
+    assert_eq!(
+        typing_frames(&agent_frames_for(&mut console, QUIET).await?),
+        0
+    );
     Ok(())
 }
 
@@ -113,7 +119,10 @@ async fn a_blocked_contacts_typing_reaches_no_agent() -> Result<()> {
     assert!(response.status().is_success());
     let mut console = agent.socket(&relay).await?;
     send_frame(&mut visitor.socket, &ClientFrame::Typing { typing: true }).await?;
-    assert_eq!(typing_frames(&agent_frames_for(&mut console, QUIET).await?), 0);
+    assert_eq!(
+        typing_frames(&agent_frames_for(&mut console, QUIET).await?),
+        0
+    );
     Ok(())
 }
 
@@ -164,13 +173,15 @@ async fn agent_typing_reaches_the_visitor_and_other_agents_by_name() -> Result<(
     stranger.expect_silence(QUIET).await?;
 
     let missing = ConversationId(uuid::Uuid::new_v4());
-    assert_eq!(set_typing(&anna, missing, true).await?, StatusCode::NOT_FOUND);
+    assert_eq!(
+        set_typing(&anna, missing, true).await?,
+        StatusCode::NOT_FOUND
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn the_visitor_hears_when_agents_have_read_and_finds_it_in_the_next_welcome() -> Result<()>
-{
+async fn the_visitor_hears_when_agents_have_read_and_finds_it_in_the_next_welcome() -> Result<()> {
     let relay = testing::spawn().await;
     let agent = AgentClient::login_admin(&relay).await?;
     let mut visitor = VisitorClient::connect(&relay, None).await?;

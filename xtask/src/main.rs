@@ -86,9 +86,9 @@ fn browser_tests(files: &[String]) -> Result<()> {
     }
     shell::run(
         node.env(
-                "NATTER_RELAY_BIN",
-                shell::root().join("target/debug/natter-relay"),
-            )
-            .env("NATTER_ROOT", shell::root()),
+            "NATTER_RELAY_BIN",
+            shell::root().join("target/debug/natter-relay"),
+        )
+        .env("NATTER_ROOT", shell::root()),
     )
 }

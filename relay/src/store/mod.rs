@@ -202,11 +202,6 @@ pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
     /// Conversations by newest activity first.
     async fn list_conversations(&self, limit: u32) -> Result<Vec<ConversationSummary>, StoreError>;
 
-    async fn conversation(
-        &self,
-        id: ConversationId,
-    ) -> Result<Option<ConversationRecord>, StoreError>;
-
     async fn agent_count(&self) -> Result<u64, StoreError>;
 
     async fn create_agent(&self, agent: NewAgent) -> Result<AgentRecord, StoreError>;

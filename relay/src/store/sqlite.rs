@@ -22,6 +22,7 @@ use crate::attachments::url as attachment_url;
 use crate::contacts::ContactDetails;
 use crate::error::StoreError;
 use crate::identity::VisitorId;
+use crate::inbox::store::InboxStore;
 
 /// Connections in the pool. SQLite serialises writers anyway; a few readers help the inbox.
 const MAX_CONNECTIONS: u32 = 8;
@@ -389,7 +390,7 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?;
             let conversation = self
-                .conversation(new.conversation_id)
+                .inbox_conversation(new.conversation_id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             let mut stored = vec![message_from_row(&row)?];
@@ -475,18 +476,6 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| conversation_from_row(row).map(|record| record.summary))
             .collect()
-    }
-
-    async fn conversation(
-        &self,
-        id: ConversationId,
-    ) -> Result<Option<ConversationRecord>, StoreError> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1");
-        let row = sqlx::query(&sql)
-            .bind(id.0.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(conversation_from_row).transpose()
     }
 
     async fn agent_count(&self) -> Result<u64, StoreError> {
@@ -634,13 +623,12 @@ impl Store for SqliteStore {
     }
 
     async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError> {
-        let row = sqlx::query(
-            "SELECT visitor_seen_seq, agent_read_seq FROM conversations WHERE id = ?1",
-        )
-        .bind(conversation.0.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT visitor_seen_seq, agent_read_seq FROM conversations WHERE id = ?1")
+                .bind(conversation.0.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let mark = |column: &str| -> Result<Seq, StoreError> {
             Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
         };
