@@ -8,14 +8,19 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use natter_protocol::agent::{AgentMessage, AgentServerFrame, ConversationSummary, SendReply};
-use natter_protocol::{Channel, ClientMessageId, ConversationId};
+use natter_protocol::agent::{
+    AgentMessage, AgentServerFrame, ConversationSummary, SendReply, SetTyping, TYPING_LAPSE_MS,
+};
+use natter_protocol::ConversationId;
 use serde::Serialize;
 
 use crate::api::{self, Failure};
 use crate::app::Auth;
 use crate::live::LiveEvent;
-use crate::state::{merge_list, merge_thread, upsert_conversation, Inbox, LiveStatus, Thread};
+use crate::state::{
+    apply_typing, end_typing_for, merge_list, merge_thread, upsert_conversation, Inbox, LiveStatus,
+    Thread, Typist,
+};
 
 /// Fetches the first page of the list for the current filters and merges it into the shown
 /// one (a changed filter replaces it).
@@ -248,24 +253,14 @@ pub fn refresh_thread(inbox: Inbox, auth: Auth) {
 }
 
 /// Sends a reply and resolves with the stored message or the error text to show. The caller
-/// keeps `client_id` for retries of the same text, so a lost answer never stores it twice.
+/// keeps `reply.client_id` for retries of the same text, so a lost answer never stores it twice.
 pub async fn send_reply(
     inbox: Inbox,
     auth: Auth,
     id: ConversationId,
-    client_id: ClientMessageId,
-    text: String,
-    internal: bool,
-    channel: Option<Channel>,
+    reply: SendReply,
 ) -> Result<AgentMessage, String> {
     let csrf = inbox.csrf();
-    let reply = SendReply {
-        client_id,
-        text,
-        internal,
-        channel,
-        attachments: Vec::new(),
-    };
     match api::send_reply(id, &reply, &csrf).await {
         Ok(message) => {
             if inbox.add_message(message.clone()) {
@@ -279,6 +274,15 @@ pub async fn send_reply(
             Err(shown)
         }
     }
+}
+
+/// Tells the visitor and the other agents whether this agent is typing a reply (W7). Best
+/// effort: a lost "typing" is not worth an error on screen, and the indicator lapses anyway.
+pub fn set_typing(inbox: Inbox, id: ConversationId, typing: bool) {
+    let csrf = inbox.csrf();
+    spawn_local(async move {
+        let _ = api::set_typing(id, &SetTyping { typing }, &csrf).await;
+    });
 }
 
 /// Reacts to the agent socket.
@@ -300,6 +304,9 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
         LiveEvent::Frame(AgentServerFrame::MessageAdded { message }) => {
             let id = message.message.conversation_id;
             let from_visitor = matches!(message.message.author, natter_protocol::Author::Visitor);
+            inbox
+                .typing
+                .try_update(|list| end_typing_for(list, &message.message));
             if inbox.add_message(message) {
                 refresh_thread(inbox, auth);
             }
@@ -342,8 +349,28 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
         LiveEvent::Frame(AgentServerFrame::Waiting { count }) => {
             inbox.waiting.try_set(Some(count));
         }
-        // Typing indicators are drawn by the thread view (to come).
-        LiveEvent::Frame(AgentServerFrame::Typing { .. } | AgentServerFrame::Unknown) => {}
+        LiveEvent::Frame(AgentServerFrame::Typing {
+            conversation_id,
+            agent_id,
+            name,
+            typing,
+        }) => {
+            // The relay also tells an agent about their own typing: not worth showing them.
+            if agent_id == Some(inbox.me()) {
+                return;
+            }
+            let now = crate::time::now();
+            let typist = Typist {
+                conversation_id,
+                agent_id,
+                name,
+                until: now.saturating_add(TYPING_LAPSE_MS as i64),
+            };
+            inbox
+                .typing
+                .try_update(|list| apply_typing(list, typist, typing, now));
+        }
+        LiveEvent::Frame(AgentServerFrame::Unknown) => {}
         LiveEvent::Lost { was_open } => {
             inbox.live.try_set(LiveStatus::Reconnecting);
             if !was_open {

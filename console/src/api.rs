@@ -9,7 +9,7 @@ use natter_protocol::agent::{
     AgentInfo, AgentList, AgentMessage, AgentUpdate, AuditLog, ContactPanel, ContactUpdate,
     ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, Group,
     GroupInput, LoginRequest, NewAgentRequest, SavedResponse, SavedResponseId, SavedResponseInput,
-    SavedResponseList, SendReply, Session, CSRF_HEADER,
+    SavedResponseList, SendReply, Session, SetTyping, CSRF_HEADER,
 };
 use natter_protocol::{AgentId, ApiError, ConversationId, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -135,6 +135,19 @@ pub async fn send_reply(
         Some(csrf),
     )
     .await
+}
+
+/// `POST /v1/agent/conversations/{id}/typing` (W7): answered with no body.
+pub async fn set_typing(id: ConversationId, body: &SetTyping, csrf: &str) -> Result<(), Failure> {
+    let json = serde_json::to_string(body).map_err(|_| Failure::BadResponse)?;
+    send(
+        "POST",
+        &format!("/v1/agent/conversations/{}/typing", id.0),
+        Some(json),
+        Some(csrf),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// `POST /v1/agent/conversations/{id}/{action}` with a JSON body: `read`, `status`, `assign`,

@@ -2,7 +2,8 @@
 //!
 //! The console owns its whole page, so `main` only mounts [`app::App`] on `<body>`. Module map:
 //! `api` (REST calls), `live` (agent WebSocket), `state` (inbox state and merge rules),
-//! `actions` (glue between them), `ui` (screens), `strings` (every visible text), `time`.
+//! `actions` (glue between them), `ui` (screens), `upload` (files with progress), `strings`
+//! (every visible text), `time`.
 
 mod actions;
 mod api;
@@ -12,6 +13,7 @@ mod state;
 mod strings;
 mod time;
 mod ui;
+mod upload;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);

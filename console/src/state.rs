@@ -88,7 +88,17 @@ pub fn bump_for_message(
     }
     row.message_count = message.seq;
     row.last_activity_at = row.last_activity_at.max(message.sent_at);
-    row.last_message_preview = Some(message.text.clone());
+    // A message of files only is previewed by their names.
+    row.last_message_preview = Some(if message.text.trim().is_empty() {
+        message
+            .attachments
+            .iter()
+            .map(|attachment| attachment.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        message.text.clone()
+    });
     sort_list(list);
     true
 }
@@ -198,6 +208,50 @@ pub enum LiveStatus {
     Stopped,
 }
 
+/// Someone typing in a conversation (W7, I15): its visitor or another agent. Shown until
+/// `until` unless renewed, so a lost `typing: false` cannot leave it up for ever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Typist {
+    pub conversation_id: ConversationId,
+    /// `None`: the visitor.
+    pub agent_id: Option<AgentId>,
+    /// The agent's display name, or the visitor's name when known.
+    pub name: Option<String>,
+    pub until: UnixMillis,
+}
+
+/// Applies a typing frame received at `now`: adds or renews the typist, or removes them on
+/// `typing: false`.
+pub fn apply_typing(list: &mut Vec<Typist>, typist: Typist, typing: bool, now: UnixMillis) {
+    list.retain(|t| {
+        t.until > now
+            && !(t.conversation_id == typist.conversation_id && t.agent_id == typist.agent_id)
+    });
+    if typing {
+        list.push(typist);
+    }
+}
+
+/// A message ends its author's typing indicator.
+pub fn end_typing_for(list: &mut Vec<Typist>, message: &natter_protocol::Message) {
+    let author = match &message.author {
+        natter_protocol::Author::Visitor => None,
+        natter_protocol::Author::Agent { agent_id, .. } => Some(*agent_id),
+    };
+    list.retain(|t| !(t.conversation_id == message.conversation_id && t.agent_id == author));
+}
+
+/// Who is typing in conversation `id` at `now`: the visitor first, then agents by name.
+pub fn typing_in(list: &[Typist], id: ConversationId, now: UnixMillis) -> Vec<Typist> {
+    let mut typing: Vec<Typist> = list
+        .iter()
+        .filter(|t| t.conversation_id == id && t.until > now)
+        .cloned()
+        .collect();
+    typing.sort_by(|a, b| (a.agent_id.is_some(), &a.name).cmp(&(b.agent_id.is_some(), &b.name)));
+    typing
+}
+
 /// The messages of the open conversation. `conversation` says which one they belong to, so a
 /// late answer for a conversation the agent already left is recognised and dropped.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -238,6 +292,8 @@ pub struct Inbox {
     pub waiting: RwSignal<Option<u64>>,
     /// Which screen of the console is shown.
     pub view: RwSignal<View>,
+    /// Who is typing where (W7, I15), from the agent socket.
+    pub typing: RwSignal<Vec<Typist>>,
 }
 
 /// The console's screens.
@@ -268,6 +324,7 @@ impl Inbox {
             contact: RwSignal::new(None),
             waiting: RwSignal::new(None),
             view: RwSignal::new(View::Inbox),
+            typing: RwSignal::new(Vec::new()),
         }
     }
 
@@ -424,6 +481,61 @@ mod tests {
         assert!(bump_for_message(&mut list, &plain(7, 1)));
         assert_eq!(list[1].last_message_preview.as_deref(), Some("m7"));
         assert!(!bump_for_message(&mut list, &plain(7, 1)));
+    }
+
+    #[test]
+    fn a_files_only_message_is_previewed_by_its_names() {
+        let mut list = vec![row(1, 0, 0)];
+        let mut files_only = plain(7, 1);
+        files_only.text = String::new();
+        files_only.attachments = vec![natter_protocol::Attachment {
+            id: natter_protocol::AttachmentId(Uuid::from_u128(9)),
+            name: "hours.txt".into(),
+            content_type: "text/plain".into(),
+            size: 10,
+            url: "/v1/attachments/9/t".into(),
+        }];
+        assert!(bump_for_message(&mut list, &files_only));
+        assert_eq!(list[0].last_message_preview.as_deref(), Some("hours.txt"));
+    }
+
+    #[test]
+    fn typing_is_renewed_ended_and_lapses() {
+        let conversation = ConversationId(Uuid::from_u128(1));
+        let bea = AgentId(Uuid::from_u128(2));
+        let typist = |agent_id: Option<AgentId>, until| Typist {
+            conversation_id: conversation,
+            agent_id,
+            name: agent_id.map(|_| "Bea".to_owned()),
+            until,
+        };
+        let mut list = Vec::new();
+        apply_typing(&mut list, typist(None, 1_000), true, 0);
+        apply_typing(&mut list, typist(Some(bea), 1_000), true, 0);
+        apply_typing(&mut list, typist(None, 2_000), true, 500);
+        let shown = typing_in(&list, conversation, 1_500);
+        assert_eq!(
+            shown.len(),
+            1,
+            "Bea's indicator lapsed, the visitor's was renewed"
+        );
+        assert_eq!(shown[0].agent_id, None);
+        assert!(typing_in(&list, conversation, 2_000).is_empty());
+
+        apply_typing(&mut list, typist(Some(bea), 9_000), true, 2_000);
+        apply_typing(&mut list, typist(None, 9_000), true, 2_000);
+        let mut from_visitor = plain(9, 3);
+        from_visitor.conversation_id = conversation;
+        end_typing_for(&mut list, &from_visitor);
+        let shown = typing_in(&list, conversation, 2_000);
+        assert_eq!(
+            shown.len(),
+            1,
+            "the visitor's message ended their indicator"
+        );
+        assert_eq!(shown[0].agent_id, Some(bea));
+        apply_typing(&mut list, typist(Some(bea), 9_000), false, 2_000);
+        assert!(typing_in(&list, conversation, 2_000).is_empty());
     }
 
     #[test]

@@ -108,6 +108,55 @@ pub fn cannot_insert(problem: &str) -> String {
     format!("Cannot insert this saved response: {problem}.")
 }
 
+// Files in replies (I13) and typing (W7, I15).
+pub const ATTACH_FILES: &str = "Attach files";
+pub const DROP_FILES: &str = "Drop files to attach them to the reply";
+pub const FILES_TO_SEND: &str = "Files to send";
+pub const FILE_READY: &str = "Ready";
+pub const WAIT_FOR_UPLOADS: &str = "Wait until the files are uploaded, then send.";
+pub const OPENS_IN_NEW_TAB: &str = "(opens in a new tab)";
+/// The list's preview of a conversation whose last message is files only.
+pub const FILES_PREVIEW: &str = "Files";
+
+pub fn uploading(name: &str) -> String {
+    format!("Uploading {name}")
+}
+
+pub fn remove_file(name: &str) -> String {
+    format!("Remove {name}")
+}
+
+pub fn upload_failed(name: &str, reason: &str) -> String {
+    format!("{name} could not be uploaded: {reason}")
+}
+
+/// "Ada is typing…", "Ada and Bea are typing…".
+pub fn typing(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("{one} is typing…"),
+        [rest @ .., last] => format!("{} and {last} are typing…", rest.join(", ")),
+    }
+}
+
+/// "10 MB", "2.4 MB", "300 KB", "12 bytes" (binary units, as the relay's messages use).
+pub fn file_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB {
+        let tenths = (bytes * 10 + MB / 2) / MB;
+        if tenths.is_multiple_of(10) || tenths >= 100 {
+            format!("{} MB", (tenths + 5) / 10)
+        } else {
+            format!("{}.{} MB", tenths / 10, tenths % 10)
+        }
+    } else if bytes >= KB {
+        format!("{} KB", bytes.div_ceil(KB))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 // Contact panel (I12).
 pub const CONTACT: &str = "Contact";
 pub const CONTACT_HINT: &str = "Open a conversation to see who you are talking to.";
@@ -165,4 +214,26 @@ pub fn hours_ago(n: i64) -> String {
 
 pub fn days_ago(n: i64) -> String {
     format!("{n} d")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_names_everyone_typing() {
+        assert_eq!(typing(&["Ada".into()]), "Ada is typing…");
+        assert_eq!(
+            typing(&["Ada".into(), "Bea".into(), "Cy".into()]),
+            "Ada, Bea and Cy are typing…"
+        );
+    }
+
+    #[test]
+    fn file_sizes_read_like_the_relays_limits() {
+        assert_eq!(file_size(10 * 1024 * 1024), "10 MB");
+        assert_eq!(file_size(2_500_000), "2.4 MB");
+        assert_eq!(file_size(300 * 1024), "300 KB");
+        assert_eq!(file_size(12), "12 bytes");
+    }
 }

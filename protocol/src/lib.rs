@@ -76,11 +76,36 @@ pub enum Channel {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Author {
     Visitor,
     Agent { agent_id: AgentId, name: String },
+}
+
+/// [`Author`] read in one pass: serde's derive for an internally tagged enum buffers the value
+/// and instantiates a second deserializer for the buffer (the widget's size budget).
+impl<'de> Deserialize<'de> for Author {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        struct Wire {
+            kind: String,
+            agent_id: Option<AgentId>,
+            name: Option<String>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        match wire.kind.as_str() {
+            "visitor" => Ok(Self::Visitor),
+            "agent" => Ok(Self::Agent {
+                agent_id: wire
+                    .agent_id
+                    .ok_or_else(|| D::Error::missing_field("agent_id"))?,
+                name: wire.name.ok_or_else(|| D::Error::missing_field("name"))?,
+            }),
+            other => Err(D::Error::unknown_variant(other, &["visitor", "agent"])),
+        }
+    }
 }
 
 /// Identifies an uploaded file.

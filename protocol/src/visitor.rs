@@ -214,7 +214,7 @@ impl Default for Theme {
 }
 
 /// Relay → widget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// The answer to `hello`.
@@ -281,9 +281,237 @@ pub enum ServerFrame {
     Unknown,
 }
 
+/// All fields any server frame may carry, read in one pass. serde's derive for an internally
+/// tagged enum buffers the whole frame and instantiates every field's deserializer again for
+/// the buffer: several times the code of this flat shape (the widget's size budget).
+#[derive(Deserialize)]
+struct WireFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    v: Option<u16>,
+    visitor: Option<String>,
+    conversation_id: Option<ConversationId>,
+    messages: Option<Vec<Message>>,
+    #[serde(default)]
+    has_earlier: bool,
+    settings: Option<WidgetSettings>,
+    seen_up_to: Option<Seq>,
+    read_up_to: Option<Seq>,
+    known_email: Option<String>,
+    client_id: Option<ClientMessageId>,
+    message: Option<MessageOrText>,
+    email: Option<String>,
+    verified: Option<bool>,
+    agents_online: Option<bool>,
+    name: Option<String>,
+    typing: Option<bool>,
+    up_to_seq: Option<Seq>,
+    errors: Option<Vec<FieldError>>,
+    code: Option<ErrorCode>,
+}
+
+/// `message` is a stored message in `ack`/`message` frames and a sentence in `error` frames.
+enum MessageOrText {
+    Message(Box<Message>),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for MessageOrText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = MessageOrText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a message or a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(MessageOrText::Text(text.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                Message::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|message| MessageOrText::Message(Box::new(message)))
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerFrame {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        fn need<T, E: Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
+            value.ok_or_else(|| E::missing_field(field))
+        }
+        fn message<E: Error>(value: Option<MessageOrText>) -> Result<Message, E> {
+            match value {
+                Some(MessageOrText::Message(message)) => Ok(*message),
+                Some(MessageOrText::Text(_)) => Err(E::custom("message: expected an object")),
+                None => Err(E::missing_field("message")),
+            }
+        }
+        let w = WireFrame::deserialize(deserializer)?;
+        Ok(match w.kind.as_str() {
+            "welcome" => Self::Welcome {
+                v: need(w.v, "v")?,
+                visitor: need(w.visitor, "visitor")?,
+                conversation_id: w.conversation_id,
+                messages: need(w.messages, "messages")?,
+                has_earlier: w.has_earlier,
+                settings: w.settings.unwrap_or_default(),
+                seen_up_to: w.seen_up_to.unwrap_or_default(),
+                read_up_to: w.read_up_to.unwrap_or_default(),
+                known_email: w.known_email,
+            },
+            "ack" => Self::Ack {
+                client_id: need(w.client_id, "client_id")?,
+                message: message(w.message)?,
+            },
+            "identified" => Self::Identified {
+                email: need(w.email, "email")?,
+                verified: need(w.verified, "verified")?,
+            },
+            "forgotten" => Self::Forgotten,
+            "availability" => Self::Availability {
+                agents_online: need(w.agents_online, "agents_online")?,
+            },
+            "typing" => Self::Typing {
+                name: need(w.name, "name")?,
+                typing: need(w.typing, "typing")?,
+            },
+            "read" => Self::Read {
+                up_to_seq: need(w.up_to_seq, "up_to_seq")?,
+            },
+            "form_accepted" => Self::FormAccepted {
+                email: need(w.email, "email")?,
+            },
+            "form_rejected" => Self::FormRejected {
+                errors: need(w.errors, "errors")?,
+            },
+            "message" => Self::Message {
+                message: message(w.message)?,
+            },
+            "error" => Self::Error {
+                code: need(w.code, "code")?,
+                message: match w.message {
+                    Some(MessageOrText::Text(text)) => text,
+                    Some(MessageOrText::Message(_)) => {
+                        return Err(D::Error::custom("message: expected a string"))
+                    }
+                    None => return Err(D::Error::missing_field("message")),
+                },
+                client_id: w.client_id,
+            },
+            _ => Self::Unknown,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_server_frame_reads_back_as_written() {
+        use crate::{AgentId, Author, Channel, MessageId};
+        use uuid::Uuid;
+        let message = |author| Message {
+            id: MessageId(Uuid::from_u128(1)),
+            conversation_id: ConversationId(Uuid::from_u128(2)),
+            seq: 3,
+            client_id: ClientMessageId(Uuid::from_u128(4)),
+            author,
+            channel: Channel::Chat,
+            text: "hi \"there\"".into(),
+            sent_at: 1_700_000_000_000,
+            attachments: vec![],
+        };
+        let agent = Author::Agent {
+            agent_id: AgentId(Uuid::from_u128(5)),
+            name: "Ada".into(),
+        };
+        let frames = [
+            ServerFrame::Welcome {
+                v: 1,
+                visitor: "abc.def".into(),
+                conversation_id: Some(ConversationId(Uuid::from_u128(2))),
+                messages: vec![message(Author::Visitor), message(agent.clone())],
+                has_earlier: true,
+                settings: WidgetSettings::default(),
+                seen_up_to: 2,
+                read_up_to: 1,
+                known_email: Some("ada@example.com".into()),
+            },
+            ServerFrame::Ack {
+                client_id: ClientMessageId(Uuid::from_u128(4)),
+                message: message(Author::Visitor),
+            },
+            ServerFrame::Identified {
+                email: "ada@example.com".into(),
+                verified: false,
+            },
+            ServerFrame::Forgotten,
+            ServerFrame::Availability {
+                agents_online: true,
+            },
+            ServerFrame::Typing {
+                name: "Ada".into(),
+                typing: true,
+            },
+            ServerFrame::Read { up_to_seq: 9 },
+            ServerFrame::FormAccepted {
+                email: "ada@example.com".into(),
+            },
+            ServerFrame::FormRejected {
+                errors: vec![FieldError {
+                    field: FormField::Phone,
+                    message: "required".into(),
+                }],
+            },
+            ServerFrame::Message {
+                message: message(agent),
+            },
+            ServerFrame::Error {
+                code: ErrorCode::InvalidInput,
+                message: "too long".into(),
+                client_id: Some(ClientMessageId(Uuid::from_u128(4))),
+            },
+            ServerFrame::Error {
+                code: ErrorCode::InvalidInput,
+                message: "no id".into(),
+                client_id: None,
+            },
+        ];
+        for frame in frames {
+            let json = serde_json::to_string(&frame).unwrap();
+            let back: ServerFrame = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, frame, "{json}");
+        }
+        // The optional parts of a welcome may be absent; required fields may not.
+        let minimal: ServerFrame =
+            serde_json::from_str(r#"{"type":"welcome","v":1,"visitor":"x","messages":[]}"#)
+                .unwrap();
+        assert!(matches!(
+            minimal,
+            ServerFrame::Welcome {
+                seen_up_to: 0,
+                has_earlier: false,
+                ..
+            }
+        ));
+        assert!(
+            serde_json::from_str::<ServerFrame>(r#"{"type":"welcome","v":1,"messages":[]}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<ServerFrame>(r#"{"type":"read"}"#).is_err());
+        assert!(serde_json::from_str::<ServerFrame>(
+            r#"{"type":"error","code":"invalid_input","message":{}}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<ServerFrame>(r#"{"v":1}"#).is_err());
+    }
     use uuid::Uuid;
 
     #[test]

@@ -3,10 +3,15 @@
 //!
 //! Trunk names the widget's JS glue and `.wasm` by content hash, so they are cached for a
 //! year; the loader itself has a stable URL (it is in every site's snippet) and a short cache
-//! lifetime, and is rendered at start-up with the current hashed names filled in.
+//! lifetime, and is rendered at start-up with the current hashed names filled in. Each site's
+//! look (W13) is a small stylesheet, `/widget/site/<key>.css` ([`site_style`]), with the
+//! same short lifetime so a changed theme reaches pages within minutes.
+
+mod site_style;
 
 use std::path::{Path, PathBuf};
 
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -23,8 +28,11 @@ const APP_WASM_PLACEHOLDER: &str = "__NATTER_APP_WASM__";
 
 /// Hashed assets never change under the same name.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-/// The loader and HTML pages: short, so a new release reaches pages within minutes.
+/// The loader, site styles and HTML pages: short, so a new release or a changed theme
+/// reaches pages within minutes.
 const SHORT_CACHE: &str = "public, max-age=300";
+/// What follows the site key in a site stylesheet's file name.
+const SITE_STYLE_SUFFIX: &str = ".css";
 
 /// The loader as served, or why it cannot be.
 #[derive(Debug, Clone)]
@@ -74,7 +82,14 @@ pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
     // public, immutable files, so any origin may read them (CORS). Without this the launcher
     // draws on a customer's site but the chat never loads.
     let widget = Router::new()
-        .nest_service("/widget", ServeDir::new(&widget_dir))
+        // The `.br` / `.gz` files `cargo xtask` writes at build time (brotli quality 11: what
+        // keeps opening the chat under its 150 KB budget).
+        .nest_service(
+            "/widget",
+            ServeDir::new(&widget_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static(IMMUTABLE),
@@ -91,10 +106,15 @@ pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
     let console_index = console_dir.join("index.html");
     let console = Router::new().nest_service(
         "/inbox/",
-        ServeDir::new(&console_dir).fallback(ServeFile::new(console_index)),
+        ServeDir::new(&console_dir)
+            .precompressed_br()
+            .precompressed_gzip()
+            .fallback(ServeFile::new(console_index)),
     );
     Router::new()
         .route("/natter.js", get(loader))
+        // More specific than the `/widget` directory above, so it wins for this one path.
+        .route("/widget/site/{file}", get(site_style))
         .route("/", get(|| async { page(natter_demo_site::PLAIN_SITE) }))
         .route(
             "/logged-in",
@@ -109,7 +129,7 @@ pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
         .layer(CompressionLayer::new())
 }
 
-async fn loader(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+async fn loader(State(state): State<AppState>) -> Response {
     let javascript = HeaderValue::from_static("text/javascript; charset=utf-8");
     match state.loader.as_ref() {
         Loader::Ready(source) => (
@@ -133,6 +153,46 @@ async fn loader(axum::extract::State(state): axum::extract::State<AppState>) -> 
         )
             .into_response(),
     }
+}
+
+/// `GET /widget/site/<key>.css`: the site's look, for the loader's shadow root. Public like
+/// the rest of `/widget/` (the site key is in every page's snippet), so any origin may load
+/// it. An unknown site is a 404: the loader then keeps its default look.
+async fn site_style(State(state): State<AppState>, UrlPath(file): UrlPath<String>) -> Response {
+    let site = file
+        .strip_suffix(SITE_STYLE_SUFFIX)
+        .and_then(|key| state.config.site(key));
+    let Some(site) = site else {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            "no such site",
+        )
+            .into_response();
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(SHORT_CACHE)),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+            (
+                header::HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("cross-origin"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        site_style::render(&site.theme),
+    )
+        .into_response()
 }
 
 fn page(html: &'static str) -> impl IntoResponse {

@@ -477,7 +477,12 @@ mod tests {
         };
         assert!(site("Chat with us").is_ok());
         assert!(site("Écrivez-nous").is_ok());
-        for bad in ["", "   ", "two\nlines", &"x".repeat(MAX_LAUNCHER_TEXT_CHARS + 1)] {
+        for bad in [
+            "",
+            "   ",
+            "two\nlines",
+            &"x".repeat(MAX_LAUNCHER_TEXT_CHARS + 1),
+        ] {
             let error = site(bad).unwrap_err().to_string();
             assert!(error.contains("theme.launcher_text"), "{bad:?}: {error}");
         }

@@ -30,9 +30,9 @@ pub mod gateway;
 pub mod identity;
 pub mod inbox;
 pub mod store;
-mod typing;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod typing;
 
 use std::future::Future;
 use std::sync::Arc;

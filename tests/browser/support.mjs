@@ -292,3 +292,151 @@ export async function until(condition, ms = 10_000) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reliability helpers: a relay that can be stopped and started again, and the agent side.
+
+/**
+ * A relay like startRelay()'s whose process can be stopped and started again on the same port
+ * and data directory, to test what visitors see while it is down. Resolves to
+ * { url, stop(signal), start(), close() }: `stop('SIGKILL')` simulates a crash (SIGTERM, the
+ * default, a graceful shutdown); `start()` resolves once it listens again; `close()` stops it
+ * for good and removes the data directory.
+ */
+export async function startRestartableRelay(options = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
+  const bin = process.env.NATTER_RELAY_BIN ?? join(root, 'target', 'debug', 'natter-relay');
+  const config = join(dataDir, options.configToml === undefined ? 'none.toml' : 'natter.toml');
+  if (options.configToml !== undefined) writeFileSync(config, options.configToml);
+  let child = null;
+  let addr = '127.0.0.1:0';
+  const launch = async () => {
+    child = spawn(bin, ['--addr', addr, '--data-dir', dataDir, '--config', config], {
+      cwd: root,
+      env: {
+        ...process.env,
+        NATTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        NATTER_ASSETS__WIDGET_DIR: join(root, 'widget', 'dist'),
+        NATTER_ASSETS__CONSOLE_DIR: join(root, 'console', 'dist'),
+        RUST_LOG: process.env.RUST_LOG ?? 'natter_relay=warn',
+        ...(options.env ?? {}),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const running = child;
+    const url = await new Promise((resolve, reject) => {
+      const lines = createInterface({ input: running.stdout });
+      lines.on('line', (line) => {
+        const match = line.match(/listening on (http:\/\/\S+)/);
+        if (match) resolve(match[1]);
+      });
+      running.once('exit', (code) => reject(new Error(`relay exited early with ${code}`)));
+    });
+    // Later starts bind the same port, so pages keep their relay URL.
+    addr = new URL(url).host;
+    return url;
+  };
+  const stop = async (signal = 'SIGTERM') => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+    }
+  };
+  const url = await launch();
+  return {
+    url,
+    stop,
+    start: launch,
+    close: async () => {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * An agent session over the REST API (as the console uses it): `get(path)` and
+ * `post(path, body)` resolve to the parsed JSON answer (or null for 204) and throw on an HTTP
+ * error.
+ */
+export async function agentApi(relayUrl, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
+  const login = await fetch(`${relayUrl}/v1/agent/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!login.ok) throw new Error(`agent login: HTTP ${login.status}`);
+  const { csrf_token: csrf } = await login.json();
+  const cookie = login.headers.getSetCookie().map((header) => header.split(';')[0]).join('; ');
+  const call = async (method, path, body) => {
+    const response = await fetch(`${relayUrl}${path}`, {
+      method,
+      headers: {
+        cookie,
+        ...(method === 'GET' ? {} : { 'x-natter-csrf': csrf }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`);
+    return response.status === 204 ? null : response.json();
+  };
+  return {
+    get: (path) => call('GET', path),
+    post: (path, body) => call('POST', path, body),
+  };
+}
+
+/**
+ * Opens the agent socket (`/v1/agent/ws`) in a page of `context` on the relay's own origin,
+ * logged in as the admin. `next(type, test)` resolves with the next frame of that type for
+ * which `test(frame)` holds (waiting for it if needed); `frames()` lists all received so far.
+ */
+export async function openAgentSocket(context, relayUrl) {
+  const page = await context.newPage();
+  await page.goto(`${relayUrl}/healthz`);
+  await page.evaluate(async ([email, password]) => {
+    const login = await fetch('/v1/agent/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    if (!login.ok) throw new Error(`agent login: HTTP ${login.status}`);
+    window.__agentFrames = [];
+    const socket = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/v1/agent/ws`);
+    socket.onmessage = (event) => window.__agentFrames.push(JSON.parse(event.data));
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onclose = (event) => reject(new Error(`agent socket closed: ${event.code}`));
+    });
+  }, [ADMIN_EMAIL, ADMIN_PASSWORD]);
+  const taken = new Set();
+  return {
+    page,
+    frames: () => page.evaluate(() => window.__agentFrames),
+    async next(type, test = () => true, ms = 15_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const frames = await page.evaluate(() => window.__agentFrames);
+        const index = frames.findIndex((frame, i) => !taken.has(i) && frame.type === type && test(frame));
+        if (index >= 0) {
+          taken.add(index);
+          return frames[index];
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`no ${type} frame within ${ms} ms; got ${frames.map((f) => f.type).join(', ')}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
+}
+
+/** Resolves once the page's finite animations (the panel opening, …) have finished, so a
+ * screenshot shows the settled look; endless ones (a typing indicator) are left running. */
+export async function waitForAnimations(page) {
+  await page.evaluate(() => Promise.all(document.getAnimations()
+    .filter((animation) => animation.effect?.getTiming().iterations !== Infinity)
+    .map((animation) => animation.finished.catch(() => null))));
+}

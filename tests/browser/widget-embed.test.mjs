@@ -1,5 +1,6 @@
 // Embedding on a real site (W1): another origin than the relay, the loader's size budget, and
-// commands that must not load the app before the visitor shows intent.
+// commands that must not load the app before a first-time visitor shows intent; a returning
+// visitor's app loads in the background (W9: live replies and the unread badge).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,13 +35,14 @@ test('the loader as served stays under 3 KB gzipped', async () => {
   assert.ok(size < LOADER_BUDGET_GZIP, `natter.js is ${size} B gzipped`);
 });
 
-test('set, on, consent, show and close do not load the app; intent does', async () => {
+test('for a first-time visitor, set, on, consent, show and close do not load the app; intent does', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = watchErrors(page);
   const appRequests = [];
   page.on('request', (request) => {
-    if (request.url().includes('/widget/')) appRequests.push(request.url());
+    // The app's glue and .wasm (the site's small stylesheet, /widget/site/…, is the loader's).
+    if (request.url().includes('/widget/natter-widget')) appRequests.push(request.url());
   });
   await page.goto(host.page('/lazy', hostPage({
     relay: relay.url,
@@ -68,6 +70,30 @@ test('a page on another origin loads the app from the relay (CORS on /widget/*)'
   await page.goto(host.page('/cross-origin', hostPage({ relay: relay.url })));
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();
   await page.getByRole('dialog', { name: 'Chat' }).getByText('Ask us anything').waitFor({ timeout: 10_000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a returning visitor (natter_vid cookie) gets the app in the background, without intent', async () => {
+  const context = await browser.newContext();
+  const first = await context.newPage();
+  await first.goto(host.page('/returning', hostPage({ relay: relay.url })));
+  await first.getByRole('button', { name: 'Open chat', exact: true }).click();
+  await first.waitForFunction(() => /natter_vid=/.test(document.cookie));
+  await first.close();
+
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  // The app's socket is the proof that it loaded (its files may come from the cache).
+  const appLoaded = page.waitForEvent('websocket', (socket) => socket.url().includes('/v1/visitor/ws'));
+  await page.goto(host.page('/returning'));
+  await appLoaded;
+  // Loaded, not opened: the panel waits for the visitor.
+  const launcher = page.getByRole('button', { name: 'Open chat', exact: true });
+  assert.equal(await launcher.getAttribute('aria-expanded'), 'false');
+  assert.equal(await page.getByRole('dialog', { name: 'Chat' }).isVisible(), false);
+  await launcher.click();
+  await page.getByRole('dialog', { name: 'Chat' }).getByRole('textbox', { name: 'Message', exact: true }).waitFor();
   assert.deepEqual(errors, []);
   await context.close();
 });

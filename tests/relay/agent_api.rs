@@ -210,3 +210,35 @@ async fn widget_assets_are_readable_from_any_host_page_origin() -> Result<()> {
         .contains("immutable"));
     Ok(())
 }
+
+#[tokio::test]
+async fn widget_assets_are_served_precompressed_as_built() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let wasm = dir.path().join("natter-widget-abc_bg.wasm");
+    std::fs::write(&wasm, b"\0asm-uncompressed-bytes")?;
+    // Stand-ins for the files `cargo xtask` writes: the relay must serve them byte for byte,
+    // not compress again at request time.
+    std::fs::write(dir.path().join("natter-widget-abc_bg.wasm.br"), b"BROTLI")?;
+    std::fs::write(dir.path().join("natter-widget-abc_bg.wasm.gz"), b"GZIP")?;
+    let widget_dir = dir.path().to_path_buf();
+    let relay = testing::spawn_with(move |config| config.assets.widget_dir = widget_dir).await;
+    // No automatic decompression: the test reads the bytes on the wire.
+    let client = reqwest::Client::new();
+    let fetch = |encoding: &'static str| {
+        client
+            .get(relay.http_url("/widget/natter-widget-abc_bg.wasm"))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    for (accepted, encoding, body) in [("br, gzip", "br", "BROTLI"), ("gzip", "gzip", "GZIP")] {
+        let response = fetch(accepted).await?;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        assert_eq!(response.headers()["content-type"], "application/wasm");
+        assert_eq!(response.bytes().await?.as_ref(), body.as_bytes());
+    }
+    let plain = fetch("identity").await?;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await?.as_ref(), b"\0asm-uncompressed-bytes");
+    Ok(())
+}

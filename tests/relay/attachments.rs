@@ -288,3 +288,25 @@ async fn an_agent_sends_a_file_and_the_visitor_receives_it_live() -> Result<()> 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_messages_files_keep_the_order_they_were_sent_in() -> Result<()> {
+    let relay = testing::spawn().await;
+    let mut visitor = VisitorClient::connect(&relay, None).await?;
+    // Uploaded in one order (as parallel uploads may finish), sent in another.
+    let mut uploaded = Vec::new();
+    for name in ["first.png", "second.png", "third.png"] {
+        let response = upload(&relay, &visitor, "image/png", name, png(64)).await?;
+        uploaded.push(response.json::<Attachment>().await?);
+    }
+    let sent = vec![uploaded[2].id, uploaded[0].id, uploaded[1].id];
+    let message = visitor
+        .send_with_files(ClientMessageId::new_random(), "", sent.clone())
+        .await?;
+    let order = |attachments: &[Attachment]| attachments.iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(order(&message.attachments), sent);
+    // And so in the history a reload gets.
+    let again = VisitorClient::connect(&relay, Some(&visitor.token)).await?;
+    assert_eq!(order(&again.history[0].attachments), sent);
+    Ok(())
+}

@@ -5,14 +5,19 @@
   var T = { en: ['Open chat', 'Chat is offline'], de: ['Chat öffnen', 'Chat ist offline'], fr: ['Ouvrir le chat', 'Chat hors ligne'] };
   var EVENTS = 'ready open close message:sent message:received unread email:captured'.split(' ');
   var CMDS = 'init open close toggle show hide on off identify set reset consent destroy'.split(' ');
+  // A returning visitor's app loads when the page is idle, or at the latest this long after
+  // the page's `load` event.
+  var IDLE_TIMEOUT_MS = 3000;
+  // The default look. /widget/site/<key>.css (rendered by the relay from the site's theme,
+  // linked below) overrides colour, side and text; badge and open-state rules are the app's.
   var CSS = ':host{all:initial}' +
     '.launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;display:flex;align-items:center;' +
-    'justify-content:center;width:56px;height:56px;padding:0;border:0;border-radius:50%;background:#1d4ed8;' +
-    'color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(15,23,42,.28)}' +
+    'justify-content:center;gap:8px;box-sizing:border-box;min-width:56px;height:56px;padding:0 14px;border:0;' +
+    'border-radius:28px;background:#1d4ed8;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(15,23,42,.28)}' +
     '.launcher:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px;box-shadow:0 0 0 2px #fff}' +
     '.launcher[aria-busy=true]{cursor:progress}' +
     '.launcher.offline{background:#6b7280}' +
-    '.launcher svg{width:28px;height:28px}' +
+    '.launcher svg{flex:none;width:28px;height:28px}' +
     '.launcher .x,[aria-expanded=true] .chat{display:none}' +
     '[aria-expanded=true] .x{display:block}';
 
@@ -48,7 +53,7 @@
 
   function start(queue) {
     queue = [].slice.call(queue || []);
-    var on = {}, fwd = [], host, btn, app, mod, loading, tries = 0, ready, clicked, locale;
+    var on = {}, fwd = [], host, btn, app, mod, loading, tries = 0, ready, clicked, locale, idle;
     var api = w.natter = function () {
       try {
         if (host) run.apply(0, arguments); else queue.push(arguments);
@@ -71,7 +76,19 @@
         host = el('div', { id: 'natter-widget' }, d.body);
         var shadow = host.attachShadow({ mode: 'open' });
         el('style', {}, shadow).textContent = CSS;
-        btn = el('button', { type: 'button', 'class': 'launcher', 'aria-expanded': 'false' }, shadow);
+        // W13: the site's look. The launcher stays invisible until the sheet has loaded (or
+        // failed: the default look then), so it never flashes in the wrong colour or corner.
+        var look = el('link', { rel: 'stylesheet', href: base + '/widget/site/' + encodeURIComponent(site) + '.css' }, shadow);
+        btn = el('button', { type: 'button', 'class': 'launcher', 'aria-expanded': 'false', style: 'visibility:hidden' }, shadow);
+        look.onload = look.onerror = function () {
+          // The launcher text is the sheet's ::after content; it goes into the accessible
+          // name (WCAG 2.5.3), here and, through data-text, in the app.
+          try {
+            btn.dataset.text = JSON.parse(w.getComputedStyle(btn, '::after').content);
+          } catch (e) { /* none: the name stays "Open chat" */ }
+          btn.style.visibility = '';
+          label(btn.classList.contains('offline'));
+        };
         icon(btn, 'chat', { fill: 'currentColor', d: 'M6 4h12a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9.5L5 20.5V17H6a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z' });
         icon(btn, 'x', { fill: 'none', stroke: 'currentColor', 'stroke-width': '2.5', 'stroke-linecap': 'round', d: 'M6 6l12 12M18 6L6 18' });
         app = el('div', { 'class': 'natter-app' }, shadow);
@@ -89,6 +106,17 @@
         queue.splice(0).forEach(function (args) { api.apply(0, args); });
         ready = 1;
         emit('ready');
+        // W9: a returning visitor (the cookie says they chatted before) gets the app in the
+        // background once the page is idle, so agent replies arrive live and the launcher shows
+        // the unread badge. A first-time visitor pays only for this loader until they show intent.
+        if (vid) {
+          idle = function () {
+            (w.requestIdleCallback || setTimeout)(function () {
+              if (host && !tries) load();
+            }, { timeout: IDLE_TIMEOUT_MS });
+          };
+          if (d.readyState == 'complete') idle(); else w.addEventListener('load', idle);
+        }
       } catch (e) {
         err('cannot start', e);
       }
@@ -149,7 +177,7 @@
     }
 
     function label(offline) {
-      var text = T[locale][offline ? 1 : 0];
+      var text = offline ? T[locale][1] : btn.dataset.text || T[locale][0];
       if (mod) return;
       btn.classList.toggle('offline', !!offline);
       btn.setAttribute('aria-label', text);
@@ -169,6 +197,7 @@
       if (mod) mod.command('destroy');
       if (host) host.remove();
       d.removeEventListener('DOMContentLoaded', mount);
+      w.removeEventListener('load', idle);
       host = mod = 0;
       on = {};
       fwd = [];

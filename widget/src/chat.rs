@@ -7,14 +7,30 @@
 //! and in the cookie when [`Consent`] allows), re-sends every unacknowledged message after a
 //! reconnect with its original `client_id` (the relay's idempotency key), and carries out
 //! `identify` and `reset`, which need a welcomed socket and so wait for one.
+//!
+//! Reliability, typing and unread (W4, W7, W9), in the second `impl` block at the end:
+//! - Every change to the pending messages is mirrored into the persistent [`Outbox`] (when
+//!   consent allows), so a reload shows them again as "sending" and resends them after the
+//!   welcome with the same `client_id`; the relay stores each once, and the thread never shows
+//!   one twice (another tab's copy arrives live and replaces the pending row).
+//! - "Read" comes from `welcome.read_up_to` and `read` frames.
+//! - The visitor's typing goes out as `typing` frames: `true` at most every
+//!   [`TYPING_RENEW_MS`] while typing goes on, `false` after [`TYPING_IDLE_MS`] idle, on send,
+//!   on blur and when the draft is emptied. Agents' typing shows until `typing: false`, their
+//!   message, or [`TYPING_LAPSE_MS`] without renewal.
+//! - [`Chat::unread`] counts agent messages after the seen mark (`welcome.seen_up_to`, on any
+//!   device); while the panel is open in a visible page the newest message is reported `seen`
+//!   and the count drops to 0.
 
-use std::rc::Rc;
+use std::{rc::Rc, time::Duration};
 
 use leptos::prelude::*;
 use natter_protocol::{
-    visitor::{ClientFrame, ServerFrame},
-    Author, ClientMessageId, ErrorCode, PROTOCOL_VERSION,
+    agent::TYPING_LAPSE_MS,
+    visitor::{AttachmentRules, ClientFrame, ServerFrame},
+    Attachment, Author, ClientMessageId, ErrorCode, Seq, PROTOCOL_VERSION,
 };
+use wasm_bindgen::{closure::Closure, JsCast};
 
 use crate::{
     boot::Boot,
@@ -23,9 +39,17 @@ use crate::{
     cookie,
     events::{Emitter, WidgetEvent},
     log,
+    outbox::{self, Outbox},
     strings::{Locale, Strings},
-    thread::Thread,
+    thread::{Pending, Thread},
+    upload::Endpoint,
 };
+
+/// While the visitor keeps typing, `typing: true` is repeated at most this often (the agent's
+/// indicator lapses after `TYPING_LAPSE_MS` without a renewal).
+pub const TYPING_RENEW_MS: f64 = 3_000.0;
+/// After this long without a keystroke the visitor is no longer typing.
+pub const TYPING_IDLE_MS: u64 = 4_000;
 
 /// The state of the connection, as the visitor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +121,24 @@ struct Session {
     identify: Request,
     /// `natter('reset')`: forget the visitor.
     forget: Request,
-    /// Agent messages that arrived while the panel was closed.
-    unread: u32,
+    /// The visitor has seen the thread up to this seq: the highest of the relay's mark (from
+    /// the welcome) and what this page showed in a visible, open panel.
+    seen_up_to: Seq,
+    /// The seen mark the relay has (from the welcome, or a `seen` frame sent since).
+    seen_reported: Seq,
+    /// A `typing: true` went out and no `typing: false` since; when (ms since the epoch).
+    typing_since: Option<f64>,
+}
+
+/// Timers and page listeners the chat owns; all released by [`Chat::stop`].
+#[derive(Default)]
+struct Timers {
+    /// Sends `typing: false` when the visitor stops typing.
+    idle: Option<TimeoutHandle>,
+    /// Hides an agent's typing indicator that was not renewed.
+    agents: Vec<(String, TimeoutHandle)>,
+    /// Re-checks the seen mark when the page becomes visible or hidden.
+    visibility: Option<Closure<dyn FnMut()>>,
 }
 
 #[derive(Clone, Copy)]
@@ -116,7 +156,22 @@ pub struct Chat {
     /// Whether the panel is open. Change it with [`Chat::set_open`], which tells the host.
     pub open: RwSignal<bool>,
     pub locale: RwSignal<Locale>,
+    /// Agent messages the visitor has not seen yet (W9): the launcher's badge shows it. Right
+    /// after the welcome, whether or not the panel was ever opened.
+    pub unread: RwSignal<u32>,
+    /// The display names of the agents typing in this conversation now (W7).
+    pub agents_typing: RwSignal<Vec<String>>,
+    /// What the relay accepts as attachments (W8), from the last welcome.
+    pub attachment_rules: RwSignal<AttachmentRules>,
+    /// The email-capture form (W5, W6): the site's form, what the visitor typed into it and
+    /// the relay's answers (see `form`).
+    pub form: RwSignal<crate::form::FormState>,
+    /// The relay's origin and the site key: uploads go there, attachment URLs are relative to it.
+    relay: StoredValue<(String, String)>,
     session: StoredValue<Session>,
+    /// Unacknowledged messages across reloads (W4).
+    outbox: StoredValue<Outbox, LocalStorage>,
+    timers: StoredValue<Timers, LocalStorage>,
     connection: StoredValue<Option<Rc<Connection>>, LocalStorage>,
     emitter: StoredValue<Emitter, LocalStorage>,
 }
@@ -139,13 +194,22 @@ impl Chat {
             away_message: RwSignal::new(None),
             open: RwSignal::new(false),
             locale: RwSignal::new(boot.locale),
+            unread: RwSignal::new(0),
+            agents_typing: RwSignal::new(Vec::new()),
+            attachment_rules: RwSignal::new(AttachmentRules::default()),
+            form: RwSignal::new(crate::form::FormState::default()),
+            relay: StoredValue::new((boot.relay.clone(), boot.site.clone())),
             session: StoredValue::new(Session {
                 consent,
                 ..Session::default()
             }),
+            outbox: StoredValue::new_local(Outbox::new(&boot.site)),
+            timers: StoredValue::new_local(Timers::default()),
             connection: StoredValue::new_local(None),
             emitter: StoredValue::new_local(Emitter::new(boot.emit.clone())),
         };
+        chat.restore_outbox();
+        chat.watch_visibility();
         let Some(url) = connection::visitor_ws_url(&boot.relay) else {
             log::error(&format!("the relay URL {:?} is not http(s)", boot.relay));
             chat.status.set(Status::Unavailable);
@@ -163,7 +227,7 @@ impl Chat {
     }
 
     /// Opens or closes the panel, and tells the host's `open` / `close` listeners if that
-    /// changed anything. Opening marks every agent message as read (`unread` 0).
+    /// changed anything. Opening in a visible page marks every agent message as seen.
     pub fn set_open(&self, open: bool) {
         if self.open.get_untracked() == open {
             return;
@@ -174,9 +238,7 @@ impl Chat {
         } else {
             WidgetEvent::Close
         });
-        if open {
-            self.set_unread(0);
-        }
+        self.refresh_seen();
     }
 
     /// Opens a closed panel, closes an open one.
@@ -184,45 +246,73 @@ impl Chat {
         self.set_open(!self.open.get_untracked());
     }
 
+    /// The relay's origin (`boot.relay`), which attachment URLs are relative to (W8).
+    pub fn relay_origin(&self) -> String {
+        self.relay.with_value(|(relay, _)| relay.clone())
+    }
+
+    /// Where and as whom to upload an attachment (W8); `None` until a welcome named the visitor.
+    pub fn upload_endpoint(&self) -> Option<Endpoint> {
+        let visitor = self.session.with_value(|session| session.visitor.clone())?;
+        let (relay, site) = self.relay.get_value();
+        Some(Endpoint {
+            relay,
+            site,
+            visitor,
+        })
+    }
+
     /// Closes the connection and cancels its timers, for `natter('destroy')`.
     pub fn stop(&self) {
         if let Some(connection) = self.connection.try_with_value(Clone::clone).flatten() {
             connection.stop();
         }
+        self.stop_timers();
     }
 
-    /// Sends what the visitor typed. Returns `false` (and does nothing) for blank text.
-    pub fn send_text(&self, text: &str) -> bool {
+    /// Sends a visitor message with files already uploaded. Blank text is allowed when there
+    /// are attachments; returns `false` (and does nothing) when there is nothing to send. The
+    /// message is pending until the relay acknowledges it; if the socket is not ready it goes
+    /// out after the next welcome, with the same `client_id`.
+    pub fn send_message(&self, text: &str, attachments: Vec<Attachment>) -> bool {
         let text = text.trim();
-        if text.is_empty() {
+        if text.is_empty() && attachments.is_empty() {
             return false;
         }
         self.interacted();
-        let client_id = ClientMessageId::new_random();
-        self.alert.set(None);
-        self.thread
-            .update(|thread| thread.add_pending(client_id, text.to_owned()));
-        // If the socket is not ready, the message stays pending and goes out after the welcome.
-        self.send(&ClientFrame::Send {
-            client_id,
+        let pending = Pending {
+            client_id: ClientMessageId::new_random(),
             text: text.to_owned(),
-            attachments: Vec::new(),
+            attachments,
+            failed: false,
+        };
+        self.alert.set(None);
+        self.stop_typing();
+        self.edit_thread(|thread| {
+            thread.add_pending(
+                pending.client_id,
+                pending.text.clone(),
+                pending.attachments.clone(),
+            )
         });
+        self.send_pending(&pending);
         true
     }
 
     /// Sends a failed message again, with the same `client_id`.
     pub fn retry(&self, client_id: ClientMessageId) {
-        let mut text = None;
-        self.thread.update(|thread| text = thread.retry(client_id));
-        if let Some(text) = text {
+        if let Some(pending) = self.edit_thread(|thread| thread.retry(client_id)) {
             self.alert.set(None);
-            self.send(&ClientFrame::Send {
-                client_id,
-                text,
-                attachments: Vec::new(),
-            });
+            self.send_pending(&pending);
         }
+    }
+
+    fn send_pending(&self, pending: &Pending) -> bool {
+        self.send(&ClientFrame::Send {
+            client_id: pending.client_id,
+            text: pending.text.clone(),
+            attachments: pending.attachment_ids(),
+        })
     }
 
     /// `natter('identify', …)`: sent now if the relay has welcomed the socket, else after the
@@ -233,6 +323,14 @@ impl Chat {
             session.identify = Request::Waiting;
         });
         self.send_requests();
+    }
+
+    /// Sends the email-capture form (W5). Returns whether it went out; without a welcomed
+    /// socket it did not, and the visitor is asked to try again. It is not queued: a form
+    /// sent long after the visitor pressed the button would surprise them.
+    pub fn submit_form(&self, frame: ClientFrame) -> bool {
+        self.interacted();
+        self.send(&frame)
     }
 
     /// `natter('reset')`: forget the visitor (logout). The relay unlinks the visitor id; then
@@ -259,6 +357,7 @@ impl Chat {
             self.store_visitor();
         } else {
             cookie::delete();
+            self.outbox.with_value(Outbox::clear);
         }
     }
 
@@ -274,18 +373,28 @@ impl Chat {
         }
     }
 
-    /// Writes the visitor cookie if there is an id and consent allows it.
+    /// Writes the visitor cookie if there is an id and consent allows it, and the messages
+    /// kept only in memory until then into the outbox.
     fn store_visitor(&self) {
-        let visitor = self.session.with_value(|session| {
-            session
-                .consent
-                .may_store(session.consent_required)
-                .then(|| session.visitor.clone())
-                .flatten()
-        });
-        if let Some(visitor) = visitor {
+        if !self.may_store() {
+            return;
+        }
+        if let Some(visitor) = self.session.with_value(|session| session.visitor.clone()) {
             cookie::write(&visitor);
         }
+        let changes = outbox::Changes {
+            upsert: self
+                .thread
+                .with_untracked(|thread| thread.pending().to_vec()),
+            remove: Vec::new(),
+        };
+        self.outbox.with_value(|outbox| outbox.write(&changes));
+    }
+
+    /// Whether consent allows storing anything on the device (W14).
+    pub fn may_store(&self) -> bool {
+        self.session
+            .with_value(|session| session.consent.may_store(session.consent_required))
     }
 
     fn send(&self, frame: &ClientFrame) -> bool {
@@ -344,6 +453,9 @@ impl Chat {
                     }
                 });
                 self.status.set(Status::Reconnecting);
+                // A form on its way may not have arrived: the visitor sends it again.
+                self.form.update(crate::form::FormState::not_sent);
+                self.disconnected();
             }
             Event::Terminal => self.status.set(Status::Unavailable),
         }
@@ -356,6 +468,9 @@ impl Chat {
                 conversation_id,
                 messages,
                 settings,
+                seen_up_to,
+                read_up_to,
+                known_email,
                 ..
             } => {
                 // A first welcome, or a visitor id the relay replaced (expired, forged, or
@@ -364,48 +479,49 @@ impl Chat {
                     !session.welcomed || session.sent_visitor.as_deref() != Some(visitor.as_str())
                 });
                 self.away_message.set(settings.away_message.clone());
+                self.attachment_rules.set(settings.attachments.clone());
+                self.form
+                    .update(|form| form.welcome(settings.form.clone(), known_email));
                 self.session.update_value(|session| {
                     session.welcomed = true;
                     session.visitor = Some(visitor);
                     session.consent_required = Some(settings.consent_required);
                 });
                 self.store_visitor();
-                self.thread.update(|thread| {
+                // A message pending here may be in the welcome already (sent by another tab,
+                // or stored just before the socket dropped): the edit drops it from the outbox.
+                self.edit_thread(|thread| {
                     if replace {
                         thread.replace(conversation_id, messages);
                     } else {
                         thread.merge(conversation_id, messages);
                     }
+                    thread.set_read(read_up_to);
                 });
+                self.welcomed_seen(seen_up_to, replace);
                 self.status.set(Status::Online);
-                for (client_id, text) in self.thread.with_untracked(Thread::unsent) {
-                    self.send(&ClientFrame::Send {
-                        client_id,
-                        text,
-                        attachments: Vec::new(),
-                    });
+                for pending in self.thread.with_untracked(Thread::unsent) {
+                    self.send_pending(&pending);
                 }
                 self.send_requests();
             }
             ServerFrame::Ack { client_id, message } => {
-                let mut new = false;
-                self.thread
-                    .update(|thread| new = thread.ack(client_id, message.clone()));
+                let new = self.edit_thread(|thread| thread.ack(client_id, message.clone()));
                 if new {
                     self.emit(WidgetEvent::MessageSent(&message));
                 }
             }
             ServerFrame::Message { message } => {
-                let mut new = false;
-                self.thread
-                    .update(|thread| new = thread.insert(message.clone()));
-                if new && matches!(message.author, Author::Agent { .. }) {
-                    self.emit(WidgetEvent::MessageReceived(&message));
-                    if !self.open.get_untracked() {
-                        let unread = self.session.with_value(|session| session.unread);
-                        self.set_unread(unread.saturating_add(1));
+                // The visitor's own message from another tab replaces its pending copy here.
+                let new = self.edit_thread(|thread| thread.insert(message.clone()));
+                if let Author::Agent { name, .. } = &message.author {
+                    // The reply is here: that agent is no longer typing it.
+                    self.agent_typing(name, false);
+                    if new {
+                        self.emit(WidgetEvent::MessageReceived(&message));
                     }
                 }
+                self.refresh_seen();
             }
             ServerFrame::Identified { email, verified } => {
                 self.session.update_value(|session| {
@@ -416,6 +532,8 @@ impl Chat {
                     email: &email,
                     verified,
                 });
+                // The relay has an email now: the form never asks for it again.
+                self.form.update(|form| form.known(email));
                 // A new welcome follows if the thread changed (a verified contact's history).
             }
             ServerFrame::Forgotten => self.forgotten(),
@@ -425,12 +543,19 @@ impl Chat {
                 client_id,
             } => self.error(code, &message, client_id),
             ServerFrame::Availability { agents_online } => self.agents_online.set(agents_online),
-            // Typing (W7), read receipts (W4) and the email-capture form (W5) are not shown yet.
-            ServerFrame::Typing { .. }
-            | ServerFrame::Read { .. }
-            | ServerFrame::FormAccepted { .. }
-            | ServerFrame::FormRejected { .. }
-            | ServerFrame::Unknown => {}
+            ServerFrame::Typing { name, typing } => self.agent_typing(&name, typing),
+            ServerFrame::Read { up_to_seq } => self
+                .thread
+                .maybe_update(|thread| thread.set_read(up_to_seq)),
+            ServerFrame::FormAccepted { email } => {
+                self.emit(WidgetEvent::EmailCaptured {
+                    email: &email,
+                    verified: false,
+                });
+                self.form.update(|form| form.accepted(email));
+            }
+            ServerFrame::FormRejected { errors } => self.form.update(|form| form.rejected(errors)),
+            ServerFrame::Unknown => {}
         }
     }
 
@@ -443,9 +568,17 @@ impl Chat {
             session.sent_visitor = None;
             session.welcomed = false;
         });
+        // Messages typed by the forgotten visitor must not reach the next one's conversation.
         self.thread.set(Thread::default());
+        self.form.update(crate::form::FormState::forgotten);
+        self.outbox.with_value(Outbox::clear);
+        self.session.update_value(|session| {
+            session.seen_up_to = 0;
+            session.seen_reported = 0;
+        });
+        self.stop_typing();
         self.alert.set(None);
-        self.set_unread(0);
+        self.refresh_seen();
         self.status.set(Status::Connecting);
         if let Some(connection) = self.connection.with_value(Clone::clone) {
             connection.restart();
@@ -464,9 +597,7 @@ impl Chat {
                     self.received_notice.set(true);
                     return;
                 }
-                self.thread.update(|thread| {
-                    thread.fail(client_id);
-                });
+                self.edit_thread(|thread| thread.fail(client_id));
                 self.alert.set(Some(Notice::for_code(code)));
             }
             // The answer to a host call (identify, reset): the host's developer needs it, the
@@ -480,18 +611,18 @@ impl Chat {
                         session.forget = Request::None;
                     }
                 });
+                // The relay could not store the email form: the visitor may try again.
+                if code == ErrorCode::Internal {
+                    self.form.update(crate::form::FormState::server_failed);
+                }
                 log::error(message);
             }
         }
     }
 
     fn set_unread(&self, count: u32) {
-        let changed = self.session.try_update_value(|session| {
-            let changed = session.unread != count;
-            session.unread = count;
-            changed
-        });
-        if changed == Some(true) {
+        if self.unread.get_untracked() != count {
+            self.unread.set(count);
             self.emit(WidgetEvent::Unread(count));
         }
     }
@@ -499,4 +630,224 @@ impl Chat {
     fn emit(&self, event: WidgetEvent<'_>) {
         self.emitter.with_value(|emitter| emitter.emit(event));
     }
+}
+
+/// Reliability, typing, read states and unread (W4, W7, W9).
+impl Chat {
+    /// The visitor typed in the composer (`draft` is its text now): tells the agents, at most
+    /// every [`TYPING_RENEW_MS`], and that they stopped after [`TYPING_IDLE_MS`] or when the
+    /// draft is emptied.
+    pub fn visitor_typing(&self, draft: &str) {
+        if draft.trim().is_empty() {
+            self.stop_typing();
+            return;
+        }
+        let now = js_sys::Date::now();
+        let due = self.session.with_value(|session| {
+            session
+                .typing_since
+                .is_none_or(|since| now - since >= TYPING_RENEW_MS)
+        });
+        if due && self.send(&ClientFrame::Typing { typing: true }) {
+            self.session
+                .update_value(|session| session.typing_since = Some(now));
+        }
+        let chat = *self;
+        let idle = set_timeout_with_handle(
+            move || chat.stop_typing(),
+            Duration::from_millis(TYPING_IDLE_MS),
+        )
+        .ok();
+        self.timers.update_value(|timers| {
+            if let Some(old) = std::mem::replace(&mut timers.idle, idle) {
+                old.clear();
+            }
+        });
+    }
+
+    /// The visitor stopped typing (sent the message, left the field, went idle): says so if a
+    /// `typing: true` went out.
+    pub fn stop_typing(&self) {
+        self.timers
+            .try_update_value(|timers| timers.idle.take().map(|idle| idle.clear()));
+        let was_typing = self
+            .session
+            .try_update_value(|session| session.typing_since.take())
+            .flatten();
+        if was_typing.is_some() {
+            self.send(&ClientFrame::Typing { typing: false });
+        }
+    }
+
+    /// Shows or hides one agent's typing indicator. A `typing: true` that is not renewed
+    /// within [`TYPING_LAPSE_MS`] hides itself (the agent may have closed the console).
+    fn agent_typing(&self, name: &str, typing: bool) {
+        self.timers.update_value(|timers| {
+            timers.agents.retain(|(agent, handle)| {
+                let same = agent == name;
+                if same {
+                    handle.clear();
+                }
+                !same
+            });
+        });
+        if typing {
+            let (chat, agent) = (*self, name.to_owned());
+            let lapse = set_timeout_with_handle(
+                move || chat.agent_typing(&agent, false),
+                Duration::from_millis(TYPING_LAPSE_MS),
+            );
+            if let Ok(handle) = lapse {
+                self.timers
+                    .update_value(|timers| timers.agents.push((name.to_owned(), handle)));
+            }
+            self.agents_typing.maybe_update(|names| {
+                let new = !names.iter().any(|known| known == name);
+                if new {
+                    names.push(name.to_owned());
+                }
+                new
+            });
+        } else {
+            self.agents_typing.maybe_update(|names| {
+                let before = names.len();
+                names.retain(|known| known != name);
+                names.len() != before
+            });
+        }
+    }
+
+    /// The socket dropped: nobody hears the visitor type any more, and agents' indicators
+    /// would never be switched off.
+    fn disconnected(&self) {
+        self.session
+            .update_value(|session| session.typing_since = None);
+        let names = self.agents_typing.get_untracked();
+        for name in names {
+            self.agent_typing(&name, false);
+        }
+    }
+
+    /// Changes the thread and mirrors what changed in its pending messages into the outbox
+    /// (when consent allows storing). Every change to pending messages goes through here.
+    fn edit_thread<R: Default>(&self, edit: impl FnOnce(&mut Thread) -> R) -> R {
+        let mut changes = outbox::Changes::default();
+        let result = self.thread.try_update(|thread| {
+            let before = thread.pending().to_vec();
+            let result = edit(thread);
+            changes = outbox::diff(&before, thread.pending());
+            result
+        });
+        if !changes.is_empty() && self.may_store() {
+            self.outbox.with_value(|outbox| outbox.write(&changes));
+        }
+        result.unwrap_or_default()
+    }
+
+    /// Shows the messages a previous page left unsent (state "sending"); they go out after
+    /// the welcome with their original `client_id`.
+    fn restore_outbox(&self) {
+        let stored = self.outbox.with_value(Outbox::load);
+        if !stored.is_empty() {
+            self.thread.update(|thread| {
+                for pending in stored {
+                    thread.restore(pending);
+                }
+            });
+        }
+    }
+
+    /// The welcome's seen mark is the relay's (from any device). After a replace (another
+    /// visitor or conversation) the local mark no longer applies.
+    fn welcomed_seen(&self, seen_up_to: Seq, replace: bool) {
+        self.session.update_value(|session| {
+            session.seen_reported = seen_up_to;
+            session.seen_up_to = if replace {
+                seen_up_to
+            } else {
+                session.seen_up_to.max(seen_up_to)
+            };
+        });
+        self.refresh_seen();
+    }
+
+    /// While the panel is open in a visible page, everything shown is seen: the relay hears
+    /// the newest seq (for the badge on other devices and the unread-reply email). Then the
+    /// unread count follows the seen mark.
+    fn refresh_seen(&self) {
+        let showing = self.open.get_untracked() && page_visible();
+        let newest = self.thread.with_untracked(Thread::last_seq);
+        let (seen, reported) = self.session.with_value(|session| {
+            let seen = match newest {
+                Some(newest) if showing => session.seen_up_to.max(newest),
+                _ => session.seen_up_to,
+            };
+            (seen, session.seen_reported)
+        });
+        let reported = if seen > reported && self.send(&ClientFrame::Seen { up_to_seq: seen }) {
+            seen
+        } else {
+            reported
+        };
+        self.session.update_value(|session| {
+            session.seen_up_to = seen;
+            session.seen_reported = reported;
+        });
+        self.set_unread(
+            self.thread
+                .with_untracked(|thread| thread.unread_after(seen)),
+        );
+    }
+
+    /// Re-checks the seen mark when the page is shown again (an open panel in a background
+    /// tab does not count as seen), and stops "typing" when it is hidden.
+    fn watch_visibility(&self) {
+        let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+            return;
+        };
+        let chat = *self;
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            if !page_visible() {
+                chat.stop_typing();
+            }
+            chat.refresh_seen();
+        });
+        if document
+            .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref())
+            .is_err()
+        {
+            log::warn("cannot listen for visibilitychange events");
+            return;
+        }
+        self.timers
+            .update_value(|timers| timers.visibility = Some(listener));
+    }
+
+    /// Cancels every timer and removes the page listener, for `natter('destroy')`.
+    fn stop_timers(&self) {
+        let Some(timers) = self.timers.try_update_value(std::mem::take) else {
+            return;
+        };
+        if let Some(idle) = timers.idle {
+            idle.clear();
+        }
+        for (_, handle) in timers.agents {
+            handle.clear();
+        }
+        let document = web_sys::window().and_then(|window| window.document());
+        if let (Some(listener), Some(document)) = (timers.visibility, document) {
+            // Removing a listener that is not there is not an error.
+            let _ = document.remove_event_listener_with_callback(
+                "visibilitychange",
+                listener.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// Whether the page is visible (not a background tab, not minimised).
+fn page_visible() -> bool {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .is_none_or(|document| !document.hidden())
 }

@@ -6,7 +6,9 @@
 //! only in memory, for this page. The host can also withdraw consent with
 //! `natter('consent', false)`, on any site: the cookie is deleted and not written again.
 //!
-//! The widget itself stores nothing else: no `localStorage`, no `sessionStorage`.
+//! The same rule covers the widget's other storage: the outbox of unsent messages in
+//! `localStorage` (W4) and the form's "Not now" in `sessionStorage` (W5) are written only when
+//! [`Consent::may_store`] allows, and withdrawing consent clears the outbox.
 
 /// What the visitor or the host said about storage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

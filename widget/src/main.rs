@@ -35,8 +35,11 @@
 //! - [`cookie`]: the `natter_vid` visitor cookie.
 //! - [`connection`]: the WebSocket: hello, frame decoding, reconnect with backoff, stop.
 //! - [`thread`]: the message list state: merge by seq, dedupe, pending and failed messages.
+//! - [`outbox`]: unacknowledged messages kept in `localStorage` across reloads (W4).
 //! - [`chat`]: the controller tying the connection, the thread, commands and events together.
+//! - [`form`]: the email-capture form's state, placement and checks (W5, W6).
 //! - [`ui`]: the components (panel, message list, composer) and open/close behaviour.
+//! - [`upload`]: uploads a file to the relay with progress (W8).
 //! - [`style`]: the CSS injected into the shadow root (light and dark).
 //! - [`strings`]: every visible string, in English, German and French.
 //! - [`log`]: console logging; the widget logs and carries on, it never panics.
@@ -49,11 +52,14 @@ mod connection;
 mod consent;
 mod cookie;
 mod events;
+mod form;
 mod log;
+mod outbox;
 mod strings;
 mod style;
 mod thread;
 mod ui;
+mod upload;
 
 /// Nothing to do at instantiation: the loader calls [`api::mount`].
 fn main() {}

@@ -109,6 +109,97 @@ pub struct Strings {
     pub received: &'static str,
     /// Separates the parts of a message's small meta line.
     pub meta_separator: &'static str,
+    /// Delivery state of the newest visitor message an agent has read (W4).
+    pub read: &'static str,
+    /// An agent is typing (W7); `{name}` is replaced by the agent's display name.
+    pub agent_typing: &'static str,
+    /// The form's heading when it comes before the chat (`before_first_message`).
+    pub form_gate_title: &'static str,
+    /// Under that heading: why the email is asked for.
+    pub form_gate_intro: &'static str,
+    /// The heading of the form card after the visitor's first message.
+    pub form_card_title: &'static str,
+    /// Under that heading.
+    pub form_card_intro: &'static str,
+    /// The heading of the form card while no agent is online (W6).
+    pub form_away_title: &'static str,
+    /// Under that heading: the reply will come by email.
+    pub form_away_intro: &'static str,
+    /// Form field labels (W5).
+    pub form_email: &'static str,
+    pub form_name: &'static str,
+    pub form_phone: &'static str,
+    /// The "account" field: the company the visitor works for.
+    pub form_company: &'static str,
+    /// After the label of an optional field.
+    pub form_optional: &'static str,
+    /// The submit button of the form that comes before the chat.
+    pub form_start: &'static str,
+    /// The submit button of the form card.
+    pub form_submit: &'static str,
+    /// Puts the form card off for this page session.
+    pub form_not_now: &'static str,
+    /// The confirmation once the relay stored the form; `{email}` is replaced.
+    pub form_thanks: &'static str,
+    /// Shown next to a required field left empty.
+    pub form_missing_email: &'static str,
+    pub form_missing_name: &'static str,
+    pub form_missing_phone: &'static str,
+    pub form_missing_company: &'static str,
+    /// Shown next to an email address that cannot be one.
+    pub form_not_an_email: &'static str,
+    /// Shown next to a phone number with too few digits or other characters.
+    pub form_not_a_phone: &'static str,
+    /// Shown next to a value over the length limit; `{max}` is replaced.
+    pub form_too_long: &'static str,
+    /// Shown next to a field the relay refused for a reason the widget cannot name.
+    pub form_refused: &'static str,
+    /// Under the form when it could not be sent (no connection); nothing is lost.
+    pub form_not_sent: &'static str,
+    /// Shown in an empty thread while no agent is online (no promise of a quick reply).
+    pub empty_thread_away: &'static str,
+    /// The paperclip button's accessible name (W8).
+    pub attach_files: &'static str,
+    /// Shown over the panel while files are dragged over it.
+    pub drop_files: &'static str,
+    /// The accessible name of the list of files about to be sent.
+    pub files_to_send: &'static str,
+    /// A file's upload progress bar; `{name}` is the file name.
+    pub uploading_file: &'static str,
+    /// A file uploaded and waiting for Send.
+    pub file_ready: &'static str,
+    /// The button that takes a file out of the message; `{name}` is the file name.
+    pub remove_file: &'static str,
+    /// Send was pressed while files are still uploading.
+    pub sending_after_upload: &'static str,
+    /// A file of a type the site does not accept; `{allowed}` lists the kinds it does.
+    pub file_type_refused: &'static str,
+    /// A file over the size limit; `{size}` and `{limit}` are sizes such as "24 MB".
+    pub file_too_large: &'static str,
+    /// An empty file.
+    pub file_empty: &'static str,
+    /// More files than one message may carry; `{limit}` is the number.
+    pub too_many_files: &'static str,
+    /// The relay refused an upload; `{reason}` is the relay's own (English) explanation.
+    pub upload_refused: &'static str,
+    /// An upload got no answer.
+    pub upload_failed: &'static str,
+    /// Kinds of files in the list of allowed types ("images, PDF, text files").
+    pub kind_images: &'static str,
+    pub kind_text: &'static str,
+    /// Separates the items of such a list.
+    pub list_separator: &'static str,
+    /// Size units and the decimal separator, for "2.4 MB".
+    pub unit_bytes: &'static str,
+    pub unit_kb: &'static str,
+    pub unit_mb: &'static str,
+    pub decimal_separator: &'static str,
+    /// Read by screen readers after a link to an attachment.
+    pub opens_in_new_tab: &'static str,
+    /// Added to the launcher's name while agent messages are unread (W9): one, several
+    /// (`{count}` is replaced).
+    pub unread_one: &'static str,
+    pub unread_many: &'static str,
 }
 
 pub const EN: Strings = Strings {
@@ -139,6 +230,58 @@ pub const EN: Strings = Strings {
     server_error: "Something went wrong on our side. Please try again.",
     received: "Thanks, your message has been received.",
     meta_separator: " · ",
+    read: "Read",
+    agent_typing: "{name} is typing…",
+    form_gate_title: "Before we start",
+    form_gate_intro: "Leave your email so we can reply even after you leave this page.",
+    form_card_title: "Don’t miss our reply",
+    form_card_intro: "Leave your email and we’ll send our reply there too.",
+    form_away_title: "Continue by email",
+    form_away_intro: "We’re away — leave your email and we’ll reply there.",
+    form_email: "Email",
+    form_name: "Full name",
+    form_phone: "Phone",
+    form_company: "Company",
+    form_optional: "(optional)",
+    form_start: "Start the chat",
+    form_submit: "Send my details",
+    form_not_now: "Not now",
+    form_thanks: "Thanks! We’ll reply to {email} here and by email.",
+    form_missing_email: "Please enter your email address.",
+    form_missing_name: "Please enter your name.",
+    form_missing_phone: "Please enter your phone number.",
+    form_missing_company: "Please enter your company.",
+    form_not_an_email: "This doesn’t look like an email address (name@example.com).",
+    form_not_a_phone:
+        "This doesn’t look like a phone number. Use digits, and + ( ) - / . or spaces if you like.",
+    form_too_long: "This is too long: at most {max} characters.",
+    form_refused: "We could not accept this. It may be too long.",
+    form_not_sent:
+        "Not sent: the connection was lost. Your details are still here; please try again.",
+    empty_thread_away: "Ask us anything.",
+    attach_files: "Attach files",
+    drop_files: "Drop files here to attach them",
+    files_to_send: "Files to send",
+    uploading_file: "Uploading {name}",
+    file_ready: "Ready to send",
+    remove_file: "Remove {name}",
+    sending_after_upload: "Sending as soon as the files are uploaded…",
+    file_type_refused: "{name}: this type of file can't be sent. Allowed: {allowed}.",
+    file_too_large: "{name} is {size}; the limit is {limit}.",
+    file_empty: "{name} is empty.",
+    too_many_files: "You can send up to {limit} files with one message.",
+    upload_refused: "{name} could not be sent: {reason}",
+    upload_failed: "{name} could not be uploaded. Check your connection and try again.",
+    kind_images: "images",
+    kind_text: "text files",
+    list_separator: ", ",
+    unit_bytes: "bytes",
+    unit_kb: "KB",
+    unit_mb: "MB",
+    decimal_separator: ".",
+    opens_in_new_tab: "(opens in a new tab)",
+    unread_one: "1 unread message",
+    unread_many: "{count} unread messages",
 };
 
 pub const DE: Strings = Strings {
@@ -169,6 +312,56 @@ pub const DE: Strings = Strings {
     server_error: "Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es noch einmal.",
     received: "Danke, Ihre Nachricht ist angekommen.",
     meta_separator: " · ",
+    read: "Gelesen",
+    agent_typing: "{name} schreibt …",
+    form_gate_title: "Bevor es losgeht",
+    form_gate_intro: "Hinterlassen Sie Ihre E-Mail-Adresse, damit wir Ihnen auch antworten können, nachdem Sie die Seite verlassen haben.",
+    form_card_title: "Verpassen Sie keine Antwort",
+    form_card_intro: "Hinterlassen Sie Ihre E-Mail-Adresse, dann schicken wir unsere Antwort auch dorthin.",
+    form_away_title: "Weiter per E-Mail",
+    form_away_intro: "Wir sind gerade nicht da – hinterlassen Sie Ihre E-Mail-Adresse, dann antworten wir Ihnen dort.",
+    form_email: "E-Mail-Adresse",
+    form_name: "Vor- und Nachname",
+    form_phone: "Telefonnummer",
+    form_company: "Firma",
+    form_optional: "(optional)",
+    form_start: "Chat beginnen",
+    form_submit: "Angaben senden",
+    form_not_now: "Nicht jetzt",
+    form_thanks: "Danke! Wir antworten Ihnen hier und per E-Mail an {email}.",
+    form_missing_email: "Bitte geben Sie Ihre E-Mail-Adresse ein.",
+    form_missing_name: "Bitte geben Sie Ihren Namen ein.",
+    form_missing_phone: "Bitte geben Sie Ihre Telefonnummer ein.",
+    form_missing_company: "Bitte geben Sie Ihre Firma an.",
+    form_not_an_email: "Das sieht nicht nach einer E-Mail-Adresse aus (name@beispiel.de).",
+    form_not_a_phone: "Das sieht nicht nach einer Telefonnummer aus. Erlaubt sind Ziffern und, wenn Sie möchten, + ( ) - / . und Leerzeichen.",
+    form_too_long: "Das ist zu lang: höchstens {max} Zeichen.",
+    form_refused: "Das konnten wir so nicht annehmen. Vielleicht ist es zu lang.",
+    form_not_sent: "Nicht gesendet: Die Verbindung ist unterbrochen. Ihre Angaben bleiben erhalten; bitte versuchen Sie es noch einmal.",
+    empty_thread_away: "Fragen Sie uns einfach.",
+    attach_files: "Dateien anhängen",
+    drop_files: "Dateien hier ablegen, um sie anzuhängen",
+    files_to_send: "Anhänge",
+    uploading_file: "{name} wird hochgeladen",
+    file_ready: "Bereit zum Senden",
+    remove_file: "{name} entfernen",
+    sending_after_upload: "Wird gesendet, sobald die Dateien hochgeladen sind …",
+    file_type_refused: "{name}: Dateien dieses Typs können nicht gesendet werden. Erlaubt sind {allowed}.",
+    file_too_large: "{name} ist {size} groß; erlaubt sind höchstens {limit}.",
+    file_empty: "{name} ist leer.",
+    too_many_files: "Mit einer Nachricht können Sie höchstens {limit} Dateien senden.",
+    upload_refused: "{name} konnte nicht gesendet werden: {reason}",
+    upload_failed: "{name} konnte nicht hochgeladen werden. Bitte prüfen Sie Ihre Verbindung und versuchen Sie es noch einmal.",
+    kind_images: "Bilder",
+    kind_text: "Textdateien",
+    list_separator: ", ",
+    unit_bytes: "Byte",
+    unit_kb: "KB",
+    unit_mb: "MB",
+    decimal_separator: ",",
+    opens_in_new_tab: "(öffnet in einem neuen Tab)",
+    unread_one: "1 ungelesene Nachricht",
+    unread_many: "{count} ungelesene Nachrichten",
 };
 
 pub const FR: Strings = Strings {
@@ -199,6 +392,56 @@ pub const FR: Strings = Strings {
     server_error: "Un problème est survenu de notre côté. Veuillez réessayer.",
     received: "Merci, votre message a bien été reçu.",
     meta_separator: " · ",
+    read: "Lu",
+    agent_typing: "{name} est en train d’écrire…",
+    form_gate_title: "Avant de commencer",
+    form_gate_intro: "Laissez-nous votre adresse e-mail pour que nous puissions vous répondre même après votre départ de la page.",
+    form_card_title: "Ne manquez pas notre réponse",
+    form_card_intro: "Laissez-nous votre adresse e-mail\u{a0}: nous y enverrons aussi notre réponse.",
+    form_away_title: "Continuer par e-mail",
+    form_away_intro: "Nous sommes absents pour le moment — laissez-nous votre adresse e-mail et nous vous y répondrons.",
+    form_email: "Adresse e-mail",
+    form_name: "Nom complet",
+    form_phone: "Téléphone",
+    form_company: "Entreprise",
+    form_optional: "(facultatif)",
+    form_start: "Commencer la discussion",
+    form_submit: "Envoyer mes coordonnées",
+    form_not_now: "Plus tard",
+    form_thanks: "Merci\u{202f}! Nous vous répondrons ici et par e-mail à {email}.",
+    form_missing_email: "Veuillez saisir votre adresse e-mail.",
+    form_missing_name: "Veuillez saisir votre nom.",
+    form_missing_phone: "Veuillez saisir votre numéro de téléphone.",
+    form_missing_company: "Veuillez indiquer votre entreprise.",
+    form_not_an_email: "Cette adresse e-mail ne semble pas valide (nom@exemple.fr).",
+    form_not_a_phone: "Ce numéro de téléphone ne semble pas valide. Utilisez des chiffres et, si vous le souhaitez, + ( ) - / . ou des espaces.",
+    form_too_long: "C’est trop long\u{a0}: {max} caractères au maximum.",
+    form_refused: "Nous n’avons pas pu accepter cette valeur. Elle est peut-être trop longue.",
+    form_not_sent: "Non envoyé\u{a0}: la connexion a été perdue. Vos informations sont conservées\u{a0}; veuillez réessayer.",
+    empty_thread_away: "Posez-nous vos questions.",
+    attach_files: "Joindre des fichiers",
+    drop_files: "Déposez vos fichiers ici pour les joindre",
+    files_to_send: "Pièces jointes",
+    uploading_file: "Envoi de {name} en cours",
+    file_ready: "Prêt à envoyer",
+    remove_file: "Retirer {name}",
+    sending_after_upload: "Le message partira dès que les fichiers seront chargés…",
+    file_type_refused: "{name}\u{a0}: ce type de fichier ne peut pas être envoyé. Types acceptés\u{a0}: {allowed}.",
+    file_too_large: "{name} fait {size}\u{a0}; la limite est de {limit}.",
+    file_empty: "{name} est vide.",
+    too_many_files: "Vous pouvez envoyer au maximum {limit} fichiers par message.",
+    upload_refused: "{name} n’a pas pu être envoyé\u{a0}: {reason}",
+    upload_failed: "{name} n’a pas pu être envoyé. Vérifiez votre connexion et réessayez.",
+    kind_images: "images",
+    kind_text: "fichiers texte",
+    list_separator: ", ",
+    unit_bytes: "octets",
+    unit_kb: "Ko",
+    unit_mb: "Mo",
+    decimal_separator: ",",
+    opens_in_new_tab: "(s’ouvre dans un nouvel onglet)",
+    unread_one: "1 message non lu",
+    unread_many: "{count} messages non lus",
 };
 
 #[cfg(test)]

@@ -3,26 +3,53 @@
 //! Pure data, no DOM and no socket, so the merge rules can be unit-tested natively. The rules
 //! (W4) are: stored messages are kept in `seq` order and never duplicated (deduplicated by
 //! message id and by `seq`); a pending message disappears the moment a stored message with its
-//! `client_id` arrives (by ack, by welcome or live); a refused message stays, marked failed,
-//! so nothing typed is lost.
+//! `client_id` arrives (by ack, by welcome or live, also when another tab sent it); a refused
+//! message stays, marked failed, so nothing typed is lost. The thread also knows how far agents
+//! have read the visitor's messages (the "Read" state) and counts the agent messages after the
+//! visitor's seen mark (the unread badge, W9).
 
-use natter_protocol::{Author, Channel, ClientMessageId, ConversationId, Message, Seq};
+use natter_protocol::{
+    Attachment, AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message, Seq,
+};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A visitor message the relay has not acknowledged yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A visitor message the relay has not acknowledged yet. Serialised into the persistent outbox
+/// (see `outbox`), so its fields only ever gain `#[serde(default)]` additions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub client_id: ClientMessageId,
     pub text: String,
+    /// Files already uploaded, sent with the message by id and shown with it meanwhile.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
     /// The relay refused it (an error frame named its `client_id`); not re-sent automatically.
+    #[serde(default)]
     pub failed: bool,
+}
+
+impl Pending {
+    /// The ids the `send` frame carries.
+    pub fn attachment_ids(&self) -> Vec<AttachmentId> {
+        self.attachments
+            .iter()
+            .map(|attachment| attachment.id)
+            .collect()
+    }
 }
 
 /// What the visitor sees about one of their own messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Delivery {
+    /// Not acknowledged yet (also while offline, and after a reload until the relay answers).
     Sending,
+    /// Stored by the relay; no agent has read it yet.
     Sent,
+    /// The newest of the visitor's messages an agent has read: labelled "Read".
+    Read,
+    /// Read too, but a newer read message carries the label; shown as a quiet check mark.
+    ReadEarlier,
+    /// Refused by the relay; kept with a Retry button.
     Failed,
 }
 
@@ -35,6 +62,8 @@ pub struct Row {
     /// The agent's display name, for agent messages.
     pub author: Option<String>,
     pub text: String,
+    /// Files sent with the message (stored or still pending).
+    pub attachments: Vec<Attachment>,
     /// `None` while the message is not stored yet.
     pub channel: Option<Channel>,
     /// The delivery state, for the visitor's own messages.
@@ -42,9 +71,9 @@ pub struct Row {
 }
 
 impl Row {
-    /// The list key: the row is re-rendered when its delivery state changes.
-    pub fn key(&self) -> (Uuid, Option<Delivery>) {
-        (self.client_id.0, self.delivery)
+    /// The list key: stable from "sending" to "read" (the state is looked up by it).
+    pub fn key(&self) -> Uuid {
+        self.client_id.0
     }
 }
 
@@ -54,6 +83,8 @@ pub struct Thread {
     conversation: Option<ConversationId>,
     stored: Vec<Message>,
     pending: Vec<Pending>,
+    /// Agents have read the visitor's messages up to this seq (`welcome.read_up_to`, `read`).
+    read_up_to: Seq,
 }
 
 impl Thread {
@@ -67,7 +98,7 @@ impl Thread {
         self.stored.len() + self.pending.len()
     }
 
-    /// The highest stored `seq`, for `hello.after_seq` on reconnects.
+    /// The highest stored `seq`, for `hello.after_seq` on reconnects and the `seen` mark.
     pub fn last_seq(&self) -> Option<Seq> {
         self.stored.last().map(|message| message.seq)
     }
@@ -77,6 +108,7 @@ impl Thread {
     pub fn replace(&mut self, conversation: Option<ConversationId>, messages: Vec<Message>) {
         self.conversation = conversation;
         self.stored.clear();
+        self.read_up_to = 0;
         for message in messages {
             self.insert(message);
         }
@@ -124,12 +156,35 @@ impl Thread {
     }
 
     /// Adds a message the visitor just typed.
-    pub fn add_pending(&mut self, client_id: ClientMessageId, text: String) {
-        self.pending.push(Pending {
+    pub fn add_pending(
+        &mut self,
+        client_id: ClientMessageId,
+        text: String,
+        attachments: Vec<Attachment>,
+    ) {
+        self.restore(Pending {
             client_id,
             text,
+            attachments,
             failed: false,
         });
+    }
+
+    /// Adds a pending message from the persistent outbox, unless it is already shown (pending
+    /// or stored: another tab may have sent it meanwhile). Returns whether it was added.
+    pub fn restore(&mut self, pending: Pending) -> bool {
+        let known = self
+            .pending
+            .iter()
+            .any(|p| p.client_id == pending.client_id)
+            || self
+                .stored
+                .iter()
+                .any(|message| message.client_id == pending.client_id);
+        if !known {
+            self.pending.push(pending);
+        }
+        !known
     }
 
     /// Marks a pending message as refused. Returns whether it was found.
@@ -143,58 +198,115 @@ impl Thread {
         }
     }
 
-    /// Puts a failed message back into the sending state; returns its text to send again.
-    pub fn retry(&mut self, client_id: ClientMessageId) -> Option<String> {
+    /// Puts a failed message back into the sending state; returns it to send again.
+    pub fn retry(&mut self, client_id: ClientMessageId) -> Option<Pending> {
         let pending = self
             .pending
             .iter_mut()
             .find(|p| p.client_id == client_id && p.failed)?;
         pending.failed = false;
-        Some(pending.text.clone())
+        Some(pending.clone())
     }
 
-    /// The messages to (re-)send after a welcome: pending and not refused.
-    pub fn unsent(&self) -> Vec<(ClientMessageId, String)> {
-        self.pending
+    /// The messages to (re-)send after a welcome: pending and not refused, in the order typed.
+    pub fn unsent(&self) -> Vec<Pending> {
+        self.pending.iter().filter(|p| !p.failed).cloned().collect()
+    }
+
+    /// Every message not stored yet, refused ones included (what the outbox keeps).
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// Agents have read the visitor's messages up to `seq`. Only ever moves forward (a `read`
+    /// frame may cross a welcome). Returns whether anything changed.
+    pub fn set_read(&mut self, seq: Seq) -> bool {
+        let moved = seq > self.read_up_to;
+        if moved {
+            self.read_up_to = seq;
+        }
+        moved
+    }
+
+    /// How many agent messages are newer than the visitor's seen mark (W9).
+    pub fn unread_after(&self, seen: Seq) -> u32 {
+        let count = self
+            .stored
             .iter()
-            .filter(|p| !p.failed)
-            .map(|p| (p.client_id, p.text.clone()))
-            .collect()
+            .filter(|message| message.seq > seen && matches!(message.author, Author::Agent { .. }))
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
     }
 
     /// The rows to render, in display order.
     pub fn rows(&self) -> Vec<Row> {
-        let stored = self.stored.iter().map(|message| {
-            let (mine, author) = match &message.author {
-                Author::Visitor => (true, None),
-                Author::Agent { name, .. } => (false, Some(name.clone())),
-            };
-            Row {
-                client_id: message.client_id,
-                mine,
-                author,
-                text: message.text.clone(),
-                channel: Some(message.channel),
-                delivery: mine.then_some(Delivery::Sent),
-            }
-        });
-        let pending = self.pending.iter().map(|p| Row {
-            client_id: p.client_id,
-            mine: true,
-            author: None,
-            text: p.text.clone(),
-            channel: None,
-            delivery: Some(if p.failed {
-                Delivery::Failed
-            } else {
-                Delivery::Sending
-            }),
-        });
-        stored.chain(pending).collect()
+        let newest_read = self.newest_read();
+        let stored = self
+            .stored
+            .iter()
+            .map(|message| stored_row(message, newest_read));
+        stored.chain(self.pending.iter().map(pending_row)).collect()
+    }
+
+    /// The row of one message, by `client_id`: a row keeps its key from "sending" to "read",
+    /// so the list updates it in place (screen readers do not hear it again).
+    pub fn row(&self, client_id: ClientMessageId) -> Option<Row> {
+        if let Some(pending) = self.pending.iter().find(|p| p.client_id == client_id) {
+            return Some(pending_row(pending));
+        }
+        let message = self.stored.iter().find(|m| m.client_id == client_id)?;
+        Some(stored_row(message, self.newest_read()))
+    }
+
+    /// The seq of the newest visitor message an agent has read: only it says "Read", like a
+    /// messenger app does.
+    fn newest_read(&self) -> Option<Seq> {
+        self.stored
+            .iter()
+            .rev()
+            .find(|m| m.seq <= self.read_up_to && matches!(m.author, Author::Visitor))
+            .map(|message| message.seq)
     }
 
     fn remove_pending(&mut self, client_id: ClientMessageId) {
         self.pending.retain(|p| p.client_id != client_id);
+    }
+}
+
+fn stored_row(message: &Message, newest_read: Option<Seq>) -> Row {
+    let (mine, author) = match &message.author {
+        Author::Visitor => (true, None),
+        Author::Agent { name, .. } => (false, Some(name.clone())),
+    };
+    let delivery = match newest_read {
+        Some(newest) if message.seq == newest => Delivery::Read,
+        Some(newest) if message.seq < newest => Delivery::ReadEarlier,
+        _ => Delivery::Sent,
+    };
+    Row {
+        client_id: message.client_id,
+        mine,
+        author,
+        text: message.text.clone(),
+        attachments: message.attachments.clone(),
+        channel: Some(message.channel),
+        delivery: mine.then_some(delivery),
+    }
+}
+
+fn pending_row(pending: &Pending) -> Row {
+    Row {
+        client_id: pending.client_id,
+        mine: true,
+        author: None,
+        text: pending.text.clone(),
+        attachments: pending.attachments.clone(),
+        channel: None,
+        delivery: Some(if pending.failed {
+            Delivery::Failed
+        } else {
+            Delivery::Sending
+        }),
     }
 }
 
@@ -256,7 +368,7 @@ mod tests {
     fn ack_replaces_the_pending_row() {
         let mut thread = Thread::default();
         let stored = message(1, Author::Visitor);
-        thread.add_pending(stored.client_id, "hi".into());
+        thread.add_pending(stored.client_id, "hi".into(), Vec::new());
         assert_eq!(thread.rows()[0].delivery, Some(Delivery::Sending));
         assert!(thread.ack(stored.client_id, stored.clone()));
         assert_eq!(thread.len(), 1);
@@ -271,9 +383,14 @@ mod tests {
     fn pending_survives_a_replace_and_is_resent() {
         let mut thread = Thread::default();
         let id = ClientMessageId(Uuid::from_u128(7));
-        thread.add_pending(id, "typed offline".into());
+        thread.add_pending(id, "typed offline".into(), Vec::new());
         thread.replace(None, vec![message(1, agent())]);
-        assert_eq!(thread.unsent(), vec![(id, "typed offline".to_owned())]);
+        let unsent = thread.unsent();
+        assert_eq!(unsent.len(), 1);
+        assert_eq!(
+            (unsent[0].client_id, unsent[0].text.as_str()),
+            (id, "typed offline")
+        );
         assert_eq!(thread.rows().last().map(|r| r.mine), Some(true));
     }
 
@@ -281,12 +398,15 @@ mod tests {
     fn failed_messages_keep_their_text_and_can_be_retried() {
         let mut thread = Thread::default();
         let id = ClientMessageId(Uuid::from_u128(7));
-        thread.add_pending(id, "too long".into());
+        thread.add_pending(id, "too long".into(), Vec::new());
         assert!(thread.fail(id));
         assert!(thread.unsent().is_empty());
         assert_eq!(thread.rows()[0].text, "too long");
         assert_eq!(thread.rows()[0].delivery, Some(Delivery::Failed));
-        assert_eq!(thread.retry(id).as_deref(), Some("too long"));
+        assert_eq!(
+            thread.retry(id).map(|pending| pending.text).as_deref(),
+            Some("too long")
+        );
         assert_eq!(thread.unsent().len(), 1);
     }
 
@@ -309,5 +429,111 @@ mod tests {
         assert!(!row.mine);
         assert_eq!(row.author.as_deref(), Some("Ada"));
         assert_eq!(row.delivery, None);
+    }
+
+    fn deliveries(thread: &Thread) -> Vec<Option<Delivery>> {
+        thread.rows().iter().map(|row| row.delivery).collect()
+    }
+
+    #[test]
+    fn only_the_newest_read_message_says_read() {
+        let mut thread = Thread::default();
+        thread.replace(
+            Some(conversation()),
+            vec![
+                message(1, Author::Visitor),
+                message(2, Author::Visitor),
+                message(3, agent()),
+                message(4, Author::Visitor),
+            ],
+        );
+        assert_eq!(
+            deliveries(&thread),
+            vec![
+                Some(Delivery::Sent),
+                Some(Delivery::Sent),
+                None,
+                Some(Delivery::Sent)
+            ]
+        );
+        assert!(thread.set_read(3));
+        assert_eq!(
+            deliveries(&thread),
+            vec![
+                Some(Delivery::ReadEarlier),
+                Some(Delivery::Read),
+                None,
+                Some(Delivery::Sent)
+            ]
+        );
+        // A stale read mark (crossing a welcome) never moves it back.
+        assert!(!thread.set_read(1));
+        assert!(thread.set_read(4));
+        // A single row (the list updates rows in place) says the same as the whole list.
+        let first = message(1, Author::Visitor).client_id;
+        assert_eq!(
+            thread.row(first).and_then(|row| row.delivery),
+            Some(Delivery::ReadEarlier)
+        );
+        assert_eq!(deliveries(&thread)[3], Some(Delivery::Read));
+        assert_eq!(deliveries(&thread)[1], Some(Delivery::ReadEarlier));
+    }
+
+    #[test]
+    fn unread_counts_agent_messages_after_the_seen_mark() {
+        let mut thread = Thread::default();
+        thread.replace(
+            Some(conversation()),
+            vec![
+                message(1, agent()),
+                message(2, Author::Visitor),
+                message(3, agent()),
+                message(4, agent()),
+            ],
+        );
+        assert_eq!(thread.unread_after(0), 3);
+        assert_eq!(thread.unread_after(2), 2);
+        assert_eq!(thread.unread_after(4), 0);
+        // The visitor's own messages (e.g. from another tab) are never unread.
+        thread.insert(message(5, Author::Visitor));
+        assert_eq!(thread.unread_after(4), 0);
+    }
+
+    #[test]
+    fn a_message_restored_from_the_outbox_is_shown_once() {
+        let mut thread = Thread::default();
+        let stored = message(1, Author::Visitor);
+        let pending = Pending {
+            client_id: stored.client_id,
+            text: stored.text.clone(),
+            attachments: Vec::new(),
+            failed: false,
+        };
+        assert!(thread.restore(pending.clone()));
+        assert!(!thread.restore(pending.clone()), "no duplicate pending row");
+        // Another tab sent it: the live frame replaces the pending row.
+        assert!(thread.insert(stored));
+        assert_eq!(thread.len(), 1);
+        assert_eq!(deliveries(&thread), vec![Some(Delivery::Sent)]);
+        // The outbox still listed it (not yet updated by the other tab): not shown again.
+        assert!(!thread.restore(pending));
+        assert_eq!(thread.len(), 1);
+        assert!(thread.unsent().is_empty());
+    }
+
+    #[test]
+    fn pending_rows_carry_their_attachments() {
+        let mut thread = Thread::default();
+        let attachment = Attachment {
+            id: AttachmentId(Uuid::from_u128(5)),
+            name: "photo.png".into(),
+            content_type: "image/png".into(),
+            size: 10,
+            url: "/v1/attachments/x/y".into(),
+        };
+        let id = ClientMessageId(Uuid::from_u128(7));
+        thread.add_pending(id, String::new(), vec![attachment.clone()]);
+        assert_eq!(thread.rows()[0].attachments, vec![attachment.clone()]);
+        assert_eq!(thread.unsent()[0].attachment_ids(), vec![attachment.id]);
     }
 }

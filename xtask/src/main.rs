@@ -13,6 +13,7 @@
 
 mod bench;
 mod frontends;
+mod precompress;
 mod shell;
 mod size;
 mod tools;

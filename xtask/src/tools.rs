@@ -38,13 +38,18 @@ pub fn ensure_build_tools() -> Result<()> {
     run(shell::cargo().arg("fetch"))
 }
 
-/// wasm-opt (binaryen 132), playwright-core and axe-core, from `tools/package-lock.json`.
+/// wasm-opt (binaryen 132), terser, playwright-core and axe-core, from
+/// `tools/package-lock.json`. Each is checked, so adding a tool to the lock file installs it
+/// on machines that already have the others.
 fn ensure_npm_tools() -> Result<()> {
     let root = shell::root();
-    let wasm_opt = root.join("tools/node_modules/.bin/wasm-opt");
-    let playwright = root.join("tools/node_modules/playwright-core/package.json");
-    let axe = root.join("tools/node_modules/axe-core/axe.min.js");
-    if wasm_opt.exists() && playwright.exists() && axe.exists() {
+    let installed = [
+        "tools/node_modules/.bin/wasm-opt",
+        "tools/node_modules/.bin/terser",
+        "tools/node_modules/playwright-core/package.json",
+        "tools/node_modules/axe-core/axe.min.js",
+    ];
+    if installed.iter().all(|path| root.join(path).exists()) {
         return Ok(());
     }
     run(command("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "tools"]))

@@ -172,11 +172,15 @@ fn ConversationRow(id: ConversationId) -> impl IntoView {
     };
     let row = Memo::new(move |_| inbox.summary(id));
     let label = move || row.with(|r| r.as_ref().map(|r| r.display_name()));
+    // A message of files only has no text to preview (I13).
     let preview = move || {
         row.with(|r| {
-            r.as_ref()
-                .and_then(|r| r.last_message_preview.clone())
-                .filter(|p| !p.trim().is_empty())
+            r.as_ref().and_then(|r| {
+                r.last_message_preview
+                    .clone()
+                    .filter(|p| !p.trim().is_empty())
+                    .or_else(|| (r.message_count > 0).then(|| strings::FILES_PREVIEW.to_owned()))
+            })
         })
     };
     let activity = move || row.with(|r| r.as_ref().map(|r| r.last_activity_at).unwrap_or(0));

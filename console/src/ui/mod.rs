@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod contact;
+pub mod files;
 pub mod inbox;
 pub mod list;
 pub mod login;

@@ -4,26 +4,39 @@
 //! composer keeps the text until the relay confirmed the reply (a failed send never loses what
 //! the agent wrote) and reuses the reply's `client_id` when the same text is retried, so a
 //! reply whose answer was lost is stored once.
+//!
+//! Files (I13) upload as soon as they are added to the reply (picker, drag and drop onto the
+//! reply box, paste) and go with it by id. Typing (W7, I15): the pane shows who else is typing in
+//! this conversation (the visitor or another agent), and the reply box tells the visitor when
+//! this agent types a reply, never while writing an internal comment (I7).
 
-use leptos::ev::{KeyboardEvent, SubmitEvent};
+use std::time::Duration;
+
+use leptos::ev::{ClipboardEvent, DragEvent, KeyboardEvent, SubmitEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use natter_protocol::agent::{
     reply_channels, template, AgentMessage, Assign, ChannelUnavailable, ConversationStatus, Role,
-    SetBlocked, SetStatus,
+    SendReply, SetBlocked, SetStatus,
 };
-use natter_protocol::{AgentId, Author, Channel, ClientMessageId, ConversationId};
+use natter_protocol::{AgentId, AttachmentId, Author, Channel, ClientMessageId, ConversationId};
 use uuid::Uuid;
 
 use crate::actions;
 use crate::app::Auth;
-use crate::state::Inbox;
+use crate::state::{typing_in, Inbox};
 use crate::strings;
 use crate::time;
+use crate::ui::files::{Attachments, FilePicker, FileTray, ReplyFiles};
 
 /// How close to the bottom (in pixels) still counts as "reading the newest messages".
 const STICK_THRESHOLD_PX: i32 = 48;
+/// While the agent types, "typing" is sent at most this often. It renews the indicator well
+/// within `TYPING_LAPSE_MS`, after which the visitor's widget hides it on its own.
+const TYPING_RENEW_MS: f64 = 3_000.0;
+/// "Stopped typing" goes out after this long without a key press.
+const TYPING_IDLE: Duration = Duration::from_secs(4);
 
 #[component]
 pub fn ThreadPane() -> impl IntoView {
@@ -81,6 +94,17 @@ fn Conversation(id: ConversationId) -> impl IntoView {
             });
         }
     });
+    // Who else is typing here (W7, I15); the indicator lapses with the inbox clock.
+    let typing = move || {
+        let now = inbox.now.get();
+        let names: Vec<String> = inbox.typing.with(|list| {
+            typing_in(list, id, now)
+                .into_iter()
+                .map(|typist| typist.name.unwrap_or_else(|| visitor_label.get()))
+                .collect()
+        });
+        strings::typing(&names)
+    };
     let on_scroll = move |_| {
         if let Some(log) = log_ref.get_untracked() {
             let distance = log.scroll_height() - log.scroll_top() - log.client_height();
@@ -112,6 +136,7 @@ fn Conversation(id: ConversationId) -> impl IntoView {
                 <MessageItem message=message visitor_label=visitor_label my_id=my_id />
             </For>
         </ol>
+        <p class="typing" aria-live="polite">{typing}</p>
         <Composer id=id />
     }
     .into_any()
@@ -288,7 +313,12 @@ fn MessageItem(
                 {channel.map(|channel| view! { " " <span class="channel">{channel}</span> })}
                 {internal.then(|| view! { " " <span class="channel internal-label">{strings::INTERNAL_COMMENT}</span> })}
             </div>
-            <div class="bubble">{crate::ui::rich::rich_text(&message.text)}</div>
+            {(!message.text.is_empty()).then(|| view! {
+                <div class="bubble">{crate::ui::rich::rich_text(&message.text)}</div>
+            })}
+            {(!message.attachments.is_empty()).then(|| view! {
+                <Attachments attachments=message.attachments.clone() />
+            })}
         </li>
     }
 }
@@ -310,8 +340,9 @@ fn Composer(id: ConversationId) -> impl IntoView {
     let internal = RwSignal::new(false);
     // The channel the agent picked; `None` follows the automatic choice.
     let picked = RwSignal::new(None::<Channel>);
-    // The id and text of the last attempt that failed: a retry of the same text reuses the id.
-    let last_attempt = StoredValue::new(None::<(ClientMessageId, String)>);
+    // The id, text and files of the last attempt that failed: a retry of the same reuses the id.
+    // The files are part of "the same reply": other files are a new reply.
+    let last_attempt = StoredValue::new(None::<(ClientMessageId, String, Vec<AttachmentId>)>);
     let summary = Memo::new(move |_| inbox.summary(id));
     let channels =
         Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| reply_channels(&s.state))));
@@ -320,6 +351,40 @@ fn Composer(id: ConversationId) -> impl IntoView {
             .get()
             .or_else(|| channels.with(|c| c.as_ref().map(|(_, chosen)| *chosen)))
     };
+
+    let files = ReplyFiles::new(inbox, auth, id);
+
+    // Typing (W7): "typing" when a key is pressed (at most every TYPING_RENEW_MS), "stopped"
+    // after TYPING_IDLE without one, on send, on switching to an internal comment and on
+    // leaving the conversation.
+    let typing_sent_at = StoredValue::new(None::<f64>);
+    let idle_timer = StoredValue::new(None::<TimeoutHandle>);
+    let stop_typing = move || {
+        if let Some(Some(timer)) = idle_timer.try_update_value(Option::take) {
+            timer.clear();
+        }
+        if let Some(Some(_)) = typing_sent_at.try_update_value(Option::take) {
+            actions::set_typing(inbox, id, false);
+        }
+    };
+    let typed = move || {
+        if internal.get_untracked() {
+            return;
+        }
+        let now = js_sys::Date::now();
+        if typing_sent_at
+            .get_value()
+            .is_none_or(|sent| now - sent >= TYPING_RENEW_MS)
+        {
+            typing_sent_at.set_value(Some(now));
+            actions::set_typing(inbox, id, true);
+        }
+        if let Some(timer) = idle_timer.get_value() {
+            timer.clear();
+        }
+        idle_timer.set_value(set_timeout_with_handle(stop_typing, TYPING_IDLE).ok());
+    };
+    on_cleanup(stop_typing);
 
     let remember_draft = move |value: String| {
         inbox.drafts.try_update_value(|drafts| {
@@ -337,26 +402,39 @@ fn Composer(id: ConversationId) -> impl IntoView {
         }
         let raw = text.get_untracked();
         let body = raw.trim().to_owned();
-        if body.is_empty() {
+        if files.uploading() {
+            error.set(Some(strings::WAIT_FOR_UPLOADS.to_owned()));
             return;
         }
+        if body.is_empty() && files.is_empty() {
+            return;
+        }
+        let attachments = files.ids();
         let client_id = last_attempt
             .get_value()
-            .filter(|(_, previous)| *previous == body)
-            .map(|(client_id, _)| client_id)
+            .filter(|(_, previous, files)| *previous == body && *files == attachments)
+            .map(|(client_id, _, _)| client_id)
             .unwrap_or_else(ClientMessageId::new_random);
-        last_attempt.set_value(Some((client_id, body.clone())));
+        last_attempt.set_value(Some((client_id, body.clone(), attachments.clone())));
         sending.set(true);
         error.set(None);
         let is_internal = internal.get_untracked();
         let chosen = if is_internal { None } else { channel() };
+        stop_typing();
         spawn_local(async move {
-            let result =
-                actions::send_reply(inbox, auth, id, client_id, body, is_internal, chosen).await;
+            let reply = SendReply {
+                client_id,
+                text: body,
+                attachments,
+                internal: is_internal,
+                channel: chosen,
+            };
+            let result = actions::send_reply(inbox, auth, id, reply).await;
             sending.try_set(false);
             match result {
                 Ok(_) => {
                     last_attempt.try_set_value(None);
+                    files.clear();
                     // Remove what was sent; keep anything typed while the request was running.
                     // The agent may have switched conversations meanwhile (this composer is
                     // gone): then only the stored draft is left to clean.
@@ -392,6 +470,12 @@ fn Composer(id: ConversationId) -> impl IntoView {
     };
     let on_input = move |ev| {
         let value = event_target_value(&ev);
+        // Clearing the box is not typing a reply.
+        if value.trim().is_empty() {
+            stop_typing();
+        } else {
+            typed();
+        }
         remember_draft(value.clone());
         text.set(value);
     };
@@ -437,7 +521,18 @@ fn Composer(id: ConversationId) -> impl IntoView {
     };
 
     view! {
-        <form class=move || if internal.get() { "composer composer-internal" } else { "composer" } on:submit=on_submit>
+        <form
+            class=move || {
+                let mode = if internal.get() { "composer composer-internal" } else { "composer" };
+                if files.dragging.get() { format!("{mode} dropping") } else { mode.to_owned() }
+            }
+            on:submit=on_submit
+            on:dragenter=move |ev: DragEvent| files.drag(&ev)
+            on:dragover=move |ev: DragEvent| files.drag(&ev)
+            on:dragleave=move |ev: DragEvent| files.drag(&ev)
+            on:drop=move |ev: DragEvent| files.drag(&ev)
+        >
+            <p class="drop-hint" hidden=move || !files.dragging.get()>{strings::DROP_FILES}</p>
             {move || error.get().map(|message| view! { <p class="alert" role="alert">{message}</p> })}
             <div class="composer-tools">
                 <div class="mode" role="radiogroup" aria-label=strings::MODE>
@@ -446,7 +541,11 @@ fn Composer(id: ConversationId) -> impl IntoView {
                         {strings::MODE_REPLY}
                     </label>
                     <label>
-                        <input type="radio" name="mode" prop:checked=move || internal.get() on:change=move |_| internal.set(true) />
+                        <input type="radio" name="mode" prop:checked=move || internal.get() on:change=move |_| {
+                            // An internal comment is never announced to the visitor (I7).
+                            stop_typing();
+                            internal.set(true);
+                        } />
                         {strings::MODE_COMMENT}
                     </label>
                 </div>
@@ -491,7 +590,9 @@ fn Composer(id: ConversationId) -> impl IntoView {
                     </label>
                 })}
                 <SavedResponsePicker on_pick=insert />
+                <FilePicker files />
             </div>
+            <FileTray files />
             <label for="reply" class="visually-hidden">{strings::REPLY}</label>
             <div class="composer-row">
                 <textarea
@@ -502,6 +603,7 @@ fn Composer(id: ConversationId) -> impl IntoView {
                     prop:value=move || text.get()
                     on:input=on_input
                     on:keydown=on_keydown
+                    on:paste=move |ev: ClipboardEvent| files.paste(&ev)
                 ></textarea>
                 <button
                     type="submit"

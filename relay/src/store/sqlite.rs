@@ -361,14 +361,15 @@ impl Store for SqliteStore {
         .rows_affected();
 
         if inserted == 1 {
-            for attachment in &new.attachments {
+            for (position, attachment) in (0_i64..).zip(&new.attachments) {
                 let claimed = sqlx::query(
-                    "UPDATE attachments SET message_id = ?1
+                    "UPDATE attachments SET message_id = ?1, position = ?4
                      WHERE id = ?2 AND conversation_id = ?3 AND message_id IS NULL",
                 )
                 .bind(message.id.0.to_string())
                 .bind(attachment.0.to_string())
                 .bind(message.conversation_id.0.to_string())
+                .bind(position)
                 .execute(&mut *transaction)
                 .await?
                 .rows_affected();
@@ -688,7 +689,7 @@ impl SqliteStore {
         let placeholders = vec!["?"; messages.len()].join(", ");
         let sql = format!(
             "SELECT id, message_id, access_token, name, content_type, size FROM attachments
-             WHERE message_id IN ({placeholders}) ORDER BY created_at, id"
+             WHERE message_id IN ({placeholders}) ORDER BY position, created_at, id"
         );
         let mut query = sqlx::query(&sql);
         for message in messages.iter() {

@@ -1,0 +1,219 @@
+//! Uploading one file to the relay (W8): `POST /v1/visitor/attachments` over `XMLHttpRequest`.
+//!
+//! `fetch` cannot report upload progress, `XMLHttpRequest` can (`upload.onprogress`), and the
+//! visitor must see a progress bar. The request carries the site key, the signed visitor id and
+//! the percent-encoded file name in headers (`natter_protocol::visitor::upload_header`); the body
+//! is the file itself with its own `Content-Type`. The relay answers the stored
+//! [`Attachment`] as JSON, or an `ApiError` whose message the visitor is shown.
+//!
+//! The request reports its end through `loadend`, which fires exactly once however it ended
+//! (load, error, abort, timeout); that handler is a one-shot closure that frees itself, and it
+//! releases the progress handler first. No future or executor is involved, which keeps the
+//! widget small. [`check`] refuses files the relay would refuse anyway, before any byte is sent.
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+};
+
+use natter_protocol::{
+    visitor::{upload_header, AttachmentRules, VISITOR_UPLOAD_PATH},
+    ApiError, Attachment,
+};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{File, ProgressEvent, XmlHttpRequest};
+
+/// Where and as whom to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The relay's origin, without a trailing slash.
+    pub relay: String,
+    /// The site key.
+    pub site: String,
+    /// The signed visitor id of the last welcome.
+    pub visitor: String,
+}
+
+/// Why a file is not even uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its type is not on the site's allow-list (or the browser could not tell its type).
+    TypeNotAllowed,
+    /// It is larger than the relay's limit.
+    TooLarge,
+    /// An empty file: the relay refuses those too.
+    Empty,
+}
+
+/// Checks a file against the relay's rules (from the welcome), as the relay will.
+pub fn check(size: u64, content_type: &str, rules: &AttachmentRules) -> Result<(), Refusal> {
+    let content_type = content_type.split(';').next().unwrap_or_default().trim();
+    if content_type.is_empty()
+        || !rules
+            .allowed_types
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(content_type))
+    {
+        return Err(Refusal::TypeNotAllowed);
+    }
+    if size > rules.max_bytes {
+        return Err(Refusal::TooLarge);
+    }
+    if size == 0 {
+        return Err(Refusal::Empty);
+    }
+    Ok(())
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored by the relay; send its id with a message.
+    Uploaded(Attachment),
+    /// The relay refused it; `reason` is the relay's message (it names the limit or the type).
+    Refused { status: u16, reason: String },
+    /// No answer: offline, relay down, or an answer that is not the protocol's.
+    Failed,
+    /// [`Upload::abort`] was called.
+    Aborted,
+}
+
+type ProgressHandler = Closure<dyn FnMut(ProgressEvent)>;
+
+/// A running upload. Keep it to be able to [`Upload::abort`] it; clones abort the same one.
+#[derive(Clone)]
+pub struct Upload {
+    xhr: XmlHttpRequest,
+    aborted: Rc<Cell<bool>>,
+}
+
+impl Upload {
+    /// Starts uploading `file`. `on_progress(sent, total)` follows the bytes leaving the
+    /// browser; `on_end` is called once, when the request ended (also after
+    /// [`Upload::abort`]). `None` if the browser refused to start the request; `on_end` is
+    /// then never called.
+    pub fn start(
+        endpoint: &Endpoint,
+        file: &File,
+        on_progress: impl FnMut(u64, u64) + 'static,
+        on_end: impl FnOnce(Outcome) + 'static,
+    ) -> Option<Self> {
+        let xhr = XmlHttpRequest::new().ok()?;
+        let aborted = Rc::new(Cell::new(false));
+        let mut on_progress = on_progress;
+        let progress: Rc<RefCell<Option<ProgressHandler>>> = Rc::new(RefCell::new(Some(
+            Closure::new(move |event: ProgressEvent| {
+                if event.length_computable() {
+                    on_progress(event.loaded() as u64, event.total() as u64);
+                }
+            }),
+        )));
+        let upload = xhr.upload().ok();
+        if let (Some(upload), Some(handler)) = (&upload, progress.borrow().as_ref()) {
+            upload.set_onprogress(Some(handler.as_ref().unchecked_ref()));
+        }
+        let ended = {
+            let xhr = xhr.clone();
+            let aborted = Rc::clone(&aborted);
+            let progress = Rc::clone(&progress);
+            Closure::once_into_js(move || {
+                // No progress event comes after the end: release that handler now.
+                if let Some(upload) = &upload {
+                    upload.set_onprogress(None);
+                }
+                progress.borrow_mut().take();
+                on_end(if aborted.get() {
+                    Outcome::Aborted
+                } else {
+                    answer(&xhr)
+                });
+            })
+        };
+        xhr.set_onloadend(Some(ended.unchecked_ref()));
+        if send(&xhr, endpoint, file).is_err() {
+            xhr.set_onloadend(None);
+            return None;
+        }
+        Some(Self { xhr, aborted })
+    }
+
+    /// Cancels the upload; its `on_end` then gets [`Outcome::Aborted`] — synchronously, from
+    /// inside this call, as browsers fire `loadend` there.
+    pub fn abort(&self) {
+        self.aborted.set(true);
+        // Aborting a request that already ended is a no-op, never an error worth reporting.
+        let _ = self.xhr.abort();
+    }
+}
+
+fn send(xhr: &XmlHttpRequest, endpoint: &Endpoint, file: &File) -> Result<(), JsValue> {
+    let url = format!(
+        "{}{VISITOR_UPLOAD_PATH}",
+        endpoint.relay.trim_end_matches('/')
+    );
+    xhr.open("POST", &url)?;
+    xhr.set_request_header(upload_header::SITE, &endpoint.site)?;
+    xhr.set_request_header(upload_header::VISITOR, &endpoint.visitor)?;
+    xhr.set_request_header(
+        upload_header::FILENAME,
+        &String::from(js_sys::encode_uri_component(&file.name())),
+    )?;
+    xhr.set_request_header("Content-Type", &file.type_())?;
+    xhr.send_with_opt_blob(Some(file))
+}
+
+/// Reads the relay's answer once the request ended.
+fn answer(xhr: &XmlHttpRequest) -> Outcome {
+    let status = xhr.status().unwrap_or(0);
+    // Status 0: no answer at all (offline, relay down, CORS refused).
+    let body = xhr.response_text().ok().flatten().unwrap_or_default();
+    if (200..300).contains(&status) {
+        return match serde_json::from_str::<Attachment>(&body) {
+            Ok(attachment) => Outcome::Uploaded(attachment),
+            Err(_) => Outcome::Failed,
+        };
+    }
+    match serde_json::from_str::<ApiError>(&body) {
+        Ok(error) => Outcome::Refused {
+            status,
+            reason: error.message,
+        },
+        // A proxy's error page, or no answer: nothing the visitor could act on.
+        Err(_) => Outcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> AttachmentRules {
+        AttachmentRules {
+            max_bytes: 1_000,
+            allowed_types: vec!["image/png".into(), "application/pdf".into()],
+        }
+    }
+
+    #[test]
+    fn files_are_checked_like_the_relay_checks_them() {
+        assert_eq!(check(10, "image/png", &rules()), Ok(()));
+        assert_eq!(check(10, "IMAGE/PNG", &rules()), Ok(()));
+        assert_eq!(check(1_000, "application/pdf", &rules()), Ok(()));
+        assert_eq!(check(1_001, "image/png", &rules()), Err(Refusal::TooLarge));
+        assert_eq!(
+            check(10, "application/x-msdownload", &rules()),
+            Err(Refusal::TypeNotAllowed)
+        );
+        assert_eq!(
+            check(10, "", &rules()),
+            Err(Refusal::TypeNotAllowed),
+            "a type the browser does not know is not allowed"
+        );
+        assert_eq!(
+            check(5_000, "video/mp4", &rules()),
+            Err(Refusal::TypeNotAllowed),
+            "the type is named first: a smaller file would not help"
+        );
+        assert_eq!(check(0, "image/png", &rules()), Err(Refusal::Empty));
+    }
+}
