@@ -8,18 +8,17 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import {
   startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage,
-  loginToConsole, screenshot, agentApi, DEMO_SITE_TOML,
+  loginToConsole, screenshot, agentApi,
+  NO_FORM_SITE_TOML,
 } from './support.mjs';
 
-/** The demo site without the email form (W5, tested on its own), so the thread stays in view. */
-const NO_FORM_TOML = `${DEMO_SITE_TOML}\n[sites.form]\nwhen = "never"\n`;
 
 let relay;
 let host;
 let browser;
 
 before(async () => {
-  relay = await startRelay({ configToml: NO_FORM_TOML });
+  relay = await startRelay({ configToml: NO_FORM_SITE_TOML });
   host = await startHostServer();
   browser = await launchBrowser();
 });

@@ -123,6 +123,9 @@ identity_secret = "${DEMO_IDENTITY_SECRET}"
  * An HS256 identity token, as a host's server signs it (S2). `exp` defaults to five minutes
  * from now; pass a past one for an expired token.
  */
+/** The demo site without the email form (W5 has its own tests), so the thread stays in view. */
+export const NO_FORM_SITE_TOML = `${DEMO_SITE_TOML}\n[sites.form]\nwhen = "never"\n`;
+
 export function signIdentityToken(secret, { email, name, exp = Math.floor(Date.now() / 1000) + 300 }) {
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const claims = name === undefined ? { email, exp } : { email, name, exp };
@@ -230,20 +233,8 @@ export function watchFrames(page) {
 
 /** Logs in over the agent API and sends a reply into a conversation (as the console does). */
 export async function agentReply(relayUrl, conversationId, text) {
-  const login = await fetch(`${relayUrl}/v1/agent/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-  });
-  if (!login.ok) throw new Error(`agent login: HTTP ${login.status}`);
-  const { csrf_token: csrf } = await login.json();
-  const cookie = login.headers.getSetCookie().map((header) => header.split(';')[0]).join('; ');
-  const reply = await fetch(`${relayUrl}/v1/agent/conversations/${conversationId}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie, 'x-natter-csrf': csrf },
-    body: JSON.stringify({ client_id: randomUUID(), text }),
-  });
-  if (!reply.ok) throw new Error(`agent reply: HTTP ${reply.status} ${await reply.text()}`);
+  const agent = await agentApi(relayUrl);
+  await agent.post(`/v1/agent/conversations/${conversationId}/messages`, { client_id: randomUUID(), text });
 }
 
 /**

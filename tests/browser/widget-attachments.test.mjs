@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import {
   startRelay, startHostServer, launchBrowser, watchErrors, hostPage, agentApi,
-  RECORD_EVENTS, waitForEvent, screenshot, axeViolations, watchFrames, DEMO_SITE_TOML,
+  RECORD_EVENTS, waitForEvent, screenshot, axeViolations, watchFrames,
+  NO_FORM_SITE_TOML,
 } from './support.mjs';
 
 /** The relay's attachment limit for this file: small, so a "too large" file stays small. */
@@ -25,7 +26,7 @@ before(async () => {
   relay = await startRelay({
     env: { NATTER_LIMITS__MAX_ATTACHMENT_BYTES: String(MAX_ATTACHMENT_BYTES) },
     // The email form would push the thread out of the screenshots; it has its own tests.
-    configToml: `${DEMO_SITE_TOML}\n[sites.form]\nwhen = "never"\n`,
+    configToml: NO_FORM_SITE_TOML,
   });
   host = await startHostServer();
   browser = await launchBrowser();

@@ -9,7 +9,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage, loginToConsole,
-  axeViolations, screenshot, RECORD_EVENTS, waitForEvent, DEMO_SITE_TOML, ADMIN_EMAIL, ADMIN_PASSWORD,
+  axeViolations, screenshot, RECORD_EVENTS, waitForEvent, DEMO_SITE_TOML,
+  agentApi,
 } from './support.mjs';
 
 /** The relay's length limit in these tests: lower than the widget's own check (254), so the
@@ -97,16 +98,7 @@ async function describedBy(chat, input) {
 
 /** GET on the agent API, logged in as the first admin. */
 async function agentGet(relay, path) {
-  const login = await fetch(`${relay.url}/v1/agent/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-  });
-  assert.equal(login.status, 200);
-  const cookie = login.headers.getSetCookie().map((header) => header.split(';')[0]).join('; ');
-  const response = await fetch(`${relay.url}${path}`, { headers: { cookie } });
-  assert.equal(response.status, 200, `${path}: ${response.status}`);
-  return response.json();
+  return (await agentApi(relay.url)).get(path);
 }
 
 test('after the first message: a card; errors next to the fields; the contact in the agent API; not asked again', async () => {

@@ -9,11 +9,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startRestartableRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage,
-  agentApi, screenshot, RECORD_EVENTS, waitForEvent, DEMO_SITE_TOML, waitForAnimations,
+  agentApi, screenshot, RECORD_EVENTS, waitForEvent, waitForAnimations,
+  NO_FORM_SITE_TOML,
 } from './support.mjs';
 
-/** The demo site without the email form (W5, tested on its own), so the thread stays in view. */
-const NO_FORM_TOML = `${DEMO_SITE_TOML}\n[sites.form]\nwhen = "never"\n`;
 
 /** The storage key of the demo site's outbox (widget/src/outbox.rs). */
 const OUTBOX_KEY = 'natter_outbox:demo';
@@ -26,7 +25,7 @@ let browser;
 let agent;
 
 before(async () => {
-  relay = await startRestartableRelay({ configToml: NO_FORM_TOML });
+  relay = await startRestartableRelay({ configToml: NO_FORM_SITE_TOML });
   host = await startHostServer();
   browser = await launchBrowser();
   agent = await agentApi(relay.url);

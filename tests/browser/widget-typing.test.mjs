@@ -7,11 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage, agentApi,
-  openAgentSocket, screenshot, axeViolations, DEMO_SITE_TOML, waitForAnimations,
+  openAgentSocket, screenshot, axeViolations, waitForAnimations,
+  NO_FORM_SITE_TOML,
 } from './support.mjs';
 
-/** The demo site without the email form (W5, tested on its own), so the thread stays in view. */
-const NO_FORM_TOML = `${DEMO_SITE_TOML}\n[sites.form]\nwhen = "never"\n`;
 
 /** widget/src/chat.rs: `typing: true` is repeated at most this often while typing goes on. */
 const TYPING_RENEW_MS = 3_000;
@@ -26,7 +25,7 @@ let browser;
 let agent;
 
 before(async () => {
-  relay = await startRelay({ configToml: NO_FORM_TOML });
+  relay = await startRelay({ configToml: NO_FORM_SITE_TOML });
   host = await startHostServer();
   browser = await launchBrowser();
   agent = await agentApi(relay.url);
