@@ -90,7 +90,7 @@ pub fn command(name: &str, arg: JsValue) {
         Command::SetLocale(locale, tag) => {
             if locale.is_none() {
                 log::warn(&format!(
-                    r#"natter("set"): locale {tag:?} is not supported, so English (expected 'en', 'de' or 'fr')"#
+                    r#"natter("set"): locale "{tag}" is not supported, so English (expected 'en', 'de' or 'fr')"#
                 ));
             }
             chat.locale.set(locale.unwrap_or_default());

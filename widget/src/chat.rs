@@ -211,7 +211,7 @@ impl Chat {
         chat.restore_outbox();
         chat.watch_visibility();
         let Some(url) = connection::visitor_ws_url(&boot.relay) else {
-            log::error(&format!("the relay URL {:?} is not http(s)", boot.relay));
+            log::error(&format!("the relay URL \"{}\" is not http(s)", boot.relay));
             chat.status.set(Status::Unavailable);
             return chat;
         };

@@ -59,7 +59,7 @@ impl Command {
                     .ok_or(r#"natter("set"): expected {locale: 'en', 'de' or 'fr'}"#)?;
                 Self::SetLocale(Locale::from_tag(&tag), tag)
             }
-            other => return Err(format!("the app does not know the command {other:?}")),
+            other => return Err(format!("the app does not know the command \"{other}\"")),
         })
     }
 }
@@ -73,7 +73,7 @@ fn identify(arg: &JsValue) -> Result<ClientFrame, String> {
     for key in Object::keys(&Object::from(arg.clone())).iter() {
         let key = key.as_string().unwrap_or_default();
         if !["email", "name", "phone", "company", "token"].contains(&key.as_str()) {
-            return Err(expected(&format!("{key:?} is not one of these")));
+            return Err(expected(&format!("\"{key}\" is not one of these")));
         }
     }
     let text = |key: &str| -> Result<Option<String>, String> {

@@ -1,11 +1,12 @@
 //! Building the widget and the console with Trunk (release: what ships, and what the browser
-//! tests exercise), then minifying the widget's loader and precompressing every asset
+//! tests exercise), then minifying the widget's loader, finishing the widget's app
+//! (`widget_app`: optimise, trim, rename, minify) and precompressing every asset
 //! (`precompress.rs`).
 
 use anyhow::Result;
 
-use crate::precompress;
 use crate::shell::{self, command, run};
+use crate::{precompress, widget_app};
 
 /// (Trunk HTML, output directory, public URL) of each front-end.
 pub const FRONTENDS: [(&str, &str, &str); 2] = [
@@ -36,7 +37,7 @@ pub fn build_all() -> Result<()> {
         // At once, not after the console: the unminified copy is in dist only this briefly.
         if dist == WIDGET_DIST {
             minify_loader()?;
-            minify_widget_glue()?;
+            widget_app::finish(&shell::root().join(dist))?;
         }
         precompress::precompress(&shell::root().join(dist))?;
     }
@@ -57,30 +58,4 @@ fn minify_loader() -> Result<()> {
         "--output",
         LOADER,
     ]))
-}
-
-/// The wasm-bindgen glue of the widget, as an ES module: Trunk does not minify it, and every
-/// kilobyte counts against the 150 KB the chat may cost when it opens. The file keeps its
-/// content-hashed name: the loader imports it by that name, and the name only has to change
-/// when the source does, which the hash of the unminified glue already guarantees.
-fn minify_widget_glue() -> Result<()> {
-    let dist = shell::root().join(WIDGET_DIST);
-    for entry in std::fs::read_dir(&dist)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.starts_with("natter-widget") && name.ends_with(".js") {
-            let glue = format!("{WIDGET_DIST}/{name}");
-            run(command("terser").args([
-                &glue,
-                "--module",
-                "--compress",
-                "passes=2",
-                "--mangle",
-                "--comments",
-                "false",
-                "--output",
-                &glue,
-            ]))?;
-        }
-    }
-    Ok(())
 }

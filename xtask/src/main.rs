@@ -17,6 +17,7 @@ mod precompress;
 mod shell;
 mod size;
 mod tools;
+mod widget_app;
 
 use std::time::Instant;
 
