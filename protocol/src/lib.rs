@@ -16,12 +16,32 @@
 //!
 //! Each frame has a golden-JSON test at the bottom of its module.
 
+#[macro_use]
+mod map_only;
+
 pub mod agent;
 pub mod markdown;
 pub mod visitor;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// Reads a UUID from its text form, the only one JSON, URL paths and query strings carry.
+/// uuid's own `Deserialize` also accepts bytes and sequences; not generating those paths keeps
+/// a few kilobytes out of the widget's wasm.
+fn uuid_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Uuid;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a UUID")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Uuid, E> {
+            Uuid::try_parse(text).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(Text)
+}
 
 /// The version this build speaks. Bumped only for changes old peers cannot ignore.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -38,18 +58,18 @@ pub type UnixMillis = i64;
 /// Identifies a conversation. Server-generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ConversationId(pub Uuid);
+pub struct ConversationId(#[serde(deserialize_with = "uuid_text")] pub Uuid);
 
 /// Identifies a stored message. Server-generated; distinct from the sender's `client_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MessageId(pub Uuid);
+pub struct MessageId(#[serde(deserialize_with = "uuid_text")] pub Uuid);
 
 /// The sender's idempotency key for a message: a UUID the client generates once per message
 /// and reuses on every resend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ClientMessageId(pub Uuid);
+pub struct ClientMessageId(#[serde(deserialize_with = "uuid_text")] pub Uuid);
 
 impl ClientMessageId {
     /// A fresh random id, for a new message.
@@ -61,7 +81,7 @@ impl ClientMessageId {
 /// Identifies an agent account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct AgentId(pub Uuid);
+pub struct AgentId(#[serde(deserialize_with = "uuid_text")] pub Uuid);
 
 /// Position of a message within its conversation: 1, 2, 3 … with no gaps.
 pub type Seq = u64;
@@ -111,10 +131,10 @@ impl<'de> Deserialize<'de> for Author {
 /// Identifies an uploaded file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct AttachmentId(pub Uuid);
+pub struct AttachmentId(#[serde(deserialize_with = "uuid_text")] pub Uuid);
 
 /// A file attached to a message (W8, I13).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attachment {
     pub id: AttachmentId,
     /// The file name as uploaded (for display and download).
@@ -126,6 +146,14 @@ pub struct Attachment {
     pub url: String,
 }
 
+map_only_deserialize!(Attachment {
+    id: AttachmentId = "id" as required,
+    name: String = "name" as required,
+    content_type: String = "content_type" as required,
+    size: u64 = "size" as required,
+    url: String = "url" as required,
+});
+
 impl Attachment {
     /// Whether the widget and console show it inline as an image.
     pub fn is_image(&self) -> bool {
@@ -134,7 +162,7 @@ impl Attachment {
 }
 
 /// One stored message, as both the widget and the console see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -145,9 +173,20 @@ pub struct Message {
     pub text: String,
     pub sent_at: UnixMillis,
     /// Files sent with the message; the text may be empty when there are some.
-    #[serde(default)]
     pub attachments: Vec<Attachment>,
 }
+
+map_only_deserialize!(Message {
+    id: MessageId = "id" as required,
+    conversation_id: ConversationId = "conversation_id" as required,
+    seq: Seq = "seq" as required,
+    client_id: ClientMessageId = "client_id" as required,
+    author: Author = "author" as required,
+    channel: Channel = "channel" as required,
+    text: String = "text" as required,
+    sent_at: UnixMillis = "sent_at" as required,
+    attachments: Vec<Attachment> = "attachments" as default,
+});
 
 /// Why a request or frame was refused. Clients match on the code, never on the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +295,21 @@ mod tests {
         );
         let back: Message = serde_json::from_value(json).unwrap();
         assert_eq!(back, message);
+    }
+
+    #[test]
+    fn ids_are_read_from_uuid_text_only() {
+        let text = r#""67e55044-10b1-426f-9247-bb680e5fe0c8""#;
+        let id: MessageId = serde_json::from_str(text).unwrap();
+        assert_eq!(id.0.to_string(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+        // Uppercase and simple (no hyphens) forms are UUIDs too.
+        assert!(serde_json::from_str::<AgentId>(r#""67E5504410B1426F9247BB680E5FE0C8""#).is_ok());
+        for bad in [r#""not-a-uuid""#, r#""""#, "42", "[1,2]", "null"] {
+            assert!(
+                serde_json::from_str::<ConversationId>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -75,33 +75,41 @@ pub enum ClientFrame {
 }
 
 /// Per-site widget behaviour, from the relay's site configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WidgetSettings {
     /// Consent mode (W14): write no cookie or storage until the visitor interacts with the
     /// widget or the host calls `natter('consent', true)`.
-    #[serde(default)]
     pub consent_required: bool,
     /// The email-capture form (W5).
-    #[serde(default)]
     pub form: FormSettings,
     /// Colours, side and launcher text (W13).
-    #[serde(default)]
     pub theme: Theme,
     /// Shown when no agent is online (W6).
-    #[serde(default)]
     pub away_message: Option<String>,
     /// What the relay accepts as attachments, so the widget can refuse early (W8).
-    #[serde(default)]
     pub attachments: AttachmentRules,
 }
 
+map_only_deserialize!(WidgetSettings {
+    consent_required: bool = "consent_required" as default,
+    form: FormSettings = "form" as default,
+    theme: Theme = "theme" as default,
+    away_message: Option<String> = "away_message" as default,
+    attachments: AttachmentRules = "attachments" as default,
+});
+
 /// The relay's attachment limits, as the widget needs them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AttachmentRules {
     pub max_bytes: u64,
     /// MIME types, e.g. `image/png`.
     pub allowed_types: Vec<String>,
 }
+
+map_only_deserialize!(AttachmentRules {
+    max_bytes: u64 = "max_bytes" as required,
+    allowed_types: Vec<String> = "allowed_types" as required,
+});
 
 /// Headers of `POST /v1/visitor/attachments` (the body is the file itself).
 pub mod upload_header {
@@ -139,18 +147,21 @@ pub enum FieldRule {
 }
 
 /// The email-capture form. Email is always asked for and required when the form is shown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FormSettings {
-    #[serde(default)]
     pub when: FormTrigger,
-    #[serde(default)]
     pub name: FieldRule,
-    #[serde(default)]
     pub phone: FieldRule,
     /// "Account": the company the visitor works for.
-    #[serde(default)]
     pub company: FieldRule,
 }
+
+map_only_deserialize!(FormSettings {
+    when: FormTrigger = "when" as default,
+    name: FieldRule = "name" as default,
+    phone: FieldRule = "phone" as default,
+    company: FieldRule = "company" as default,
+});
 
 /// A field of the email-capture form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -163,11 +174,16 @@ pub enum FormField {
 }
 
 /// Why one field was refused; shown next to that field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: FormField,
     pub message: String,
 }
+
+map_only_deserialize!(FieldError {
+    field: FormField = "field" as required,
+    message: String = "message" as required,
+});
 
 /// Light, dark, or following the visitor's system.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,18 +205,22 @@ pub enum Position {
 }
 
 /// The site's look (W13).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Theme {
     /// The site colour, `#rrggbb`.
     pub color: String,
-    #[serde(default)]
     pub position: Position,
     /// Text next to the launcher icon, if any.
-    #[serde(default)]
     pub launcher_text: Option<String>,
-    #[serde(default)]
     pub mode: ColorMode,
 }
+
+map_only_deserialize!(Theme {
+    color: String = "color" as required,
+    position: Position = "position" as default,
+    launcher_text: Option<String> = "launcher_text" as default,
+    mode: ColorMode = "mode" as default,
+});
 
 impl Default for Theme {
     fn default() -> Self {
@@ -283,16 +303,14 @@ pub enum ServerFrame {
 
 /// All fields any server frame may carry, read in one pass. serde's derive for an internally
 /// tagged enum buffers the whole frame and instantiates every field's deserializer again for
-/// the buffer: several times the code of this flat shape (the widget's size budget).
-#[derive(Deserialize)]
+/// the buffer: several times the code of this flat shape (the widget's size budget). Absent
+/// fields are `None` here; [`ServerFrame`]'s `deserialize` says which each frame requires.
 struct WireFrame {
-    #[serde(rename = "type")]
     kind: String,
     v: Option<u16>,
     visitor: Option<String>,
     conversation_id: Option<ConversationId>,
     messages: Option<Vec<Message>>,
-    #[serde(default)]
     has_earlier: bool,
     settings: Option<WidgetSettings>,
     seen_up_to: Option<Seq>,
@@ -309,6 +327,29 @@ struct WireFrame {
     errors: Option<Vec<FieldError>>,
     code: Option<ErrorCode>,
 }
+
+map_only_deserialize!(WireFrame {
+    kind: String = "type" as required,
+    v: Option<u16> = "v" as default,
+    visitor: Option<String> = "visitor" as default,
+    conversation_id: Option<ConversationId> = "conversation_id" as default,
+    messages: Option<Vec<Message>> = "messages" as default,
+    has_earlier: bool = "has_earlier" as default,
+    settings: Option<WidgetSettings> = "settings" as default,
+    seen_up_to: Option<Seq> = "seen_up_to" as default,
+    read_up_to: Option<Seq> = "read_up_to" as default,
+    known_email: Option<String> = "known_email" as default,
+    client_id: Option<ClientMessageId> = "client_id" as default,
+    message: Option<MessageOrText> = "message" as default,
+    email: Option<String> = "email" as default,
+    verified: Option<bool> = "verified" as default,
+    agents_online: Option<bool> = "agents_online" as default,
+    name: Option<String> = "name" as default,
+    typing: Option<bool> = "typing" as default,
+    up_to_seq: Option<Seq> = "up_to_seq" as default,
+    errors: Option<Vec<FieldError>> = "errors" as default,
+    code: Option<ErrorCode> = "code" as default,
+});
 
 /// `message` is a stored message in `ack`/`message` frames and a sentence in `error` frames.
 enum MessageOrText {

@@ -1,4 +1,5 @@
-// Embedding on a real site (W1): another origin than the relay, the loader's size budget, and
+// Embedding on a real site (W1): another origin than the relay, the size budgets (the loader;
+// everything up to the open chat, as transferred), and
 // commands that must not load the app before a first-time visitor shows intent; a returning
 // visitor's app loads in the background (W9: live replies and the unread badge).
 
@@ -11,6 +12,8 @@ import {
 } from './support.mjs';
 
 const LOADER_BUDGET_GZIP = 3 * 1024;
+/** Everything the relay sends a page up to the open chat: loader, site stylesheet, app. */
+const OPEN_CHAT_BUDGET = 150 * 1024;
 
 let relay;
 let host;
@@ -33,6 +36,36 @@ test('the loader as served stays under 3 KB gzipped', async () => {
   assert.equal(response.status, 200);
   const size = gzipSync(Buffer.from(await response.arrayBuffer()), { level: 9 }).length;
   assert.ok(size < LOADER_BUDGET_GZIP, `natter.js is ${size} B gzipped`);
+});
+
+test('opening the chat transfers under 150 KB in all, headers included', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // Bytes on the wire per response (headers + body as encoded), from Chromium's network stack.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const urls = new Map();
+  const transferred = new Map();
+  cdp.on('Network.responseReceived', (event) => urls.set(event.requestId, event.response));
+  cdp.on('Network.loadingFinished', (event) => transferred.set(event.requestId, event.encodedDataLength));
+  await page.goto(host.page('/weight', hostPage({ relay: relay.url })), { waitUntil: 'networkidle' });
+  await page.getByRole('button', { name: 'Open chat', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Chat' }).getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+  await page.waitForLoadState('networkidle');
+
+  const fromRelay = [...urls].filter(([, response]) => response.url.startsWith(relay.url));
+  const paths = fromRelay.map(([, response]) => new URL(response.url).pathname);
+  assert.ok(paths.includes('/natter.js') && paths.includes('/widget/site/demo.css'), paths.join(' '));
+  assert.ok(paths.some((path) => path.endsWith('_bg.wasm')), paths.join(' '));
+  // Chromium asks for brotli on localhost as on https, and the relay serves the .br files.
+  for (const [, response] of fromRelay) {
+    assert.equal(response.headers['content-encoding'], 'br', response.url);
+  }
+  const total = fromRelay.reduce((sum, [id]) => sum + (transferred.get(id) ?? 0), 0);
+  const detail = fromRelay.map(([id, response]) => `${new URL(response.url).pathname} ${transferred.get(id)}`);
+  console.log(`opening the chat: ${total} B on the wire\n  ${detail.join('\n  ')}`);
+  assert.ok(total < OPEN_CHAT_BUDGET, `${total} B: ${detail.join(', ')}`);
+  await context.close();
 });
 
 test('for a first-time visitor, set, on, consent, show and close do not load the app; intent does', async () => {

@@ -1,11 +1,14 @@
 //! `cargo xtask size`: what browsers download, raw, gzipped (level 9) and brotli (quality 11,
 //! the `.br` files the relay serves), against the budgets.
 //!
-//! Budgets (issue #3): the loader, which every page of a site pays, under 3 KB gzipped; the
-//! widget's `.wasm` + JS glue, fetched on intent, under 150 KB as transferred. Browsers get the
-//! brotli files over https (every production site); the gzip figure is what a plain-http page
-//! gets, reported beside it. The loader is measured as shipped (minified by
-//! `frontends::build_all`); its readable source is listed beside it.
+//! Budgets (issues #3, #4): the loader, which every page of a site pays, under 3 KB gzipped;
+//! opening the chat, under 150 KB in all: the loader plus the widget's `.wasm` and JS glue,
+//! fetched on intent. Browsers get the brotli files over https (every production site; Chromium
+//! asks for them on localhost too); the gzip figure is what a plain-http page gets, reported
+//! beside it. The site's small stylesheet and the HTTP headers are not files here: the browser
+//! test `widget-embed.test.mjs` checks the same budget on the wire, with them. The loader is
+//! measured as shipped (minified by `frontends::build_all`); its readable source is listed
+//! beside it.
 
 use std::path::Path;
 
@@ -15,7 +18,7 @@ use crate::precompress;
 use crate::shell::root;
 
 const LOADER_BUDGET_GZIP: usize = 3 * 1024;
-const WIDGET_APP_BUDGET: usize = 150 * 1024;
+const OPEN_CHAT_BUDGET: usize = 150 * 1024;
 
 pub fn report() -> Result<()> {
     let widget = root().join("widget/dist");
@@ -26,7 +29,7 @@ pub fn report() -> Result<()> {
     );
 
     let loader = std::fs::read(widget.join("natter.js")).context("widget/dist/natter.js")?;
-    let (loader_gzip, _) = print_row("loader natter.js (every page)", &loader)?;
+    let (loader_gzip, loader_brotli) = print_row("loader natter.js (every page)", &loader)?;
     let source =
         std::fs::read(root().join("widget/loader/natter.js")).context("widget/loader/natter.js")?;
     print_row("  (its source, unminified)", &source)?;
@@ -51,11 +54,13 @@ pub fn report() -> Result<()> {
 
     println!();
     println!("loader: {loader_gzip} B gzip of {LOADER_BUDGET_GZIP} B budget");
+    let open_chat = loader_brotli + app_brotli;
     println!(
-        "widget app: {app_brotli} B brotli (https) of {WIDGET_APP_BUDGET} B budget; \
-         {app_gzip} B gzip (plain http)"
+        "opening the chat: {open_chat} B brotli (loader {loader_brotli} + app {app_brotli}; https) \
+         of {OPEN_CHAT_BUDGET} B budget; {} B gzip (plain http)",
+        loader_gzip + app_gzip
     );
-    if loader_gzip > LOADER_BUDGET_GZIP || app_brotli > WIDGET_APP_BUDGET {
+    if loader_gzip > LOADER_BUDGET_GZIP || open_chat > OPEN_CHAT_BUDGET {
         bail!("over budget");
     }
     Ok(())

@@ -465,7 +465,9 @@ pub fn TrayView(tray: Tray, waiting: RwSignal<bool>) -> impl IntoView {
     view! {
         <div class="attach-problems" role="alert">{problems}</div>
         <ul class="tray" aria-label=tr(chat, |s| s.files_to_send) hidden=move || tray.items.with(Vec::is_empty)>
-            <For each=ids key=|id| *id children=move |id| view! { <TrayItem tray id /> } />
+            // Keyed by a UUID like the message list, though a counter would do: one keyed-diff
+            // instantiation instead of two (the widget's size budget).
+            <For each=ids key=|id| uuid::Uuid::from_u128(u128::from(*id)) children=move |id| view! { <TrayItem tray id /> } />
         </ul>
         <p class="tray-wait" role="status">
             {move || waiting.get().then(|| text().sending_after_upload)}

@@ -8,6 +8,7 @@
 use anyhow::{bail, Context, Result};
 
 const MAGIC_AND_VERSION: [u8; 8] = *b"\0asm\x01\0\0\0";
+const CUSTOM_SECTION: u8 = 0;
 const IMPORT_SECTION: u8 = 2;
 const EXPORT_SECTION: u8 = 7;
 
@@ -57,6 +58,12 @@ impl Module {
             imports,
             exports,
         })
+    }
+
+    /// Drops the custom sections (`producers`, `target_features` and the like): metadata no
+    /// browser reads.
+    pub fn drop_custom_sections(&mut self) {
+        self.sections.retain(|(id, _)| *id != CUSTOM_SECTION);
     }
 
     /// The module with the current [`Self::imports`] and [`Self::exports`] written back.
@@ -298,6 +305,20 @@ mod tests {
         assert!(again.exports.is_empty());
         // Type, import, function, export, code: none lost.
         assert_eq!(again.sections.len(), 5);
+        Ok(())
+    }
+
+    #[test]
+    fn drops_custom_sections_only() -> Result<()> {
+        let mut bytes = sample();
+        // A custom section named "producers" with one byte of content.
+        bytes.extend_from_slice(&[CUSTOM_SECTION, 11, 9]);
+        bytes.extend_from_slice(b"producers");
+        bytes.push(0);
+        let mut module = Module::parse(&bytes)?;
+        assert_eq!(module.sections.len(), 6);
+        module.drop_custom_sections();
+        assert_eq!(module.encode(), sample());
         Ok(())
     }
 
