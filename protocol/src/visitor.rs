@@ -104,11 +104,15 @@ pub struct AttachmentRules {
     pub max_bytes: u64,
     /// MIME types, e.g. `image/png`.
     pub allowed_types: Vec<String>,
+    /// Most files on one message (`limits.max_attachments_per_message`). Absent from relays
+    /// older than this field: the widget then assumes the relay's default.
+    pub max_files: Option<usize>,
 }
 
 map_only_deserialize!(AttachmentRules {
     max_bytes: u64 = "max_bytes" as required,
     allowed_types: Vec<String> = "allowed_types" as required,
+    max_files: Option<usize> = "max_files" as default,
 });
 
 /// Headers of `POST /v1/visitor/attachments` (the body is the file itself).

@@ -277,6 +277,7 @@ fn widget_settings(state: &AppState, site: &str) -> WidgetSettings {
             attachments: AttachmentRules {
                 max_bytes: state.config.limits.max_attachment_bytes,
                 allowed_types: state.config.attachments.allowed_types.clone(),
+                max_files: Some(state.config.limits.max_attachments_per_message),
             },
         })
         .unwrap_or_default()

@@ -1,8 +1,9 @@
 // Attachments in the widget (W8): pick a PNG and a PDF (progress, thumbnail, sent, the agent
 // API has them and they download byte for byte, the image shows inline in the thread); files
 // the relay would refuse are refused before upload with a sentence naming the file and the
-// limit, and the relay's own refusal is shown with its reason; paste and drag and drop each
-// deliver a file; a slow upload shows its progress bar, can be cancelled, and Send waits for it.
+// limit, and the relay's own refusal is shown with its reason; files past the per-message limit
+// are refused with that limit; paste and drag and drop each deliver a file; a slow upload shows
+// its progress bar, can be cancelled, and Send waits for it.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,8 @@ import {
 
 /** The relay's attachment limit for this file: small, so a "too large" file stays small. */
 const MAX_ATTACHMENT_BYTES = 1024 * 1024;
+/** The relay's files-per-message limit for this file (its default is 10). */
+const MAX_FILES = 3;
 /** Upload speed for the slow-upload test, bytes per second (CDP network emulation). */
 const SLOW_UPLOAD_BYTES_PER_SEC = 48 * 1024;
 
@@ -24,7 +27,10 @@ let browser;
 
 before(async () => {
   relay = await startRelay({
-    env: { NATTER_LIMITS__MAX_ATTACHMENT_BYTES: String(MAX_ATTACHMENT_BYTES) },
+    env: {
+      NATTER_LIMITS__MAX_ATTACHMENT_BYTES: String(MAX_ATTACHMENT_BYTES),
+      NATTER_LIMITS__MAX_ATTACHMENTS_PER_MESSAGE: String(MAX_FILES),
+    },
     // The email form would push the thread out of the screenshots; it has its own tests.
     configToml: NO_FORM_SITE_TOML,
   });
@@ -236,6 +242,23 @@ test('too large and disallowed files are refused before upload, the relay\'s ref
   await german.chat.getByRole('alert').filter({ hasText: 'big.png ist 1,4 MB groß; erlaubt sind höchstens 1 MB.' }).waitFor();
   assert.deepEqual(german.errors, []);
   await german.context.close();
+});
+
+test('files past the relay\'s per-message limit are refused with the limit, the others stay', async () => {
+  const { context, page, chat, errors } = await openChat();
+  const files = [1, 2, 3, 4].map((n) => ({ name: `shot-${n}.png`, mimeType: 'image/png', buffer: png(8, 8) }));
+  await pick(page, chat, files);
+  await chat.getByRole('alert').filter({ hasText: `You can send up to ${MAX_FILES} files with one message.` }).waitFor();
+  const tray = chat.getByRole('list', { name: 'Files to send' });
+  await tray.getByText('shot-3.png').waitFor();
+  assert.equal(await tray.getByRole('listitem').count(), MAX_FILES);
+  assert.equal(await tray.getByText('shot-4.png').count(), 0);
+  // The message goes out with the files that fit.
+  await chat.getByRole('textbox', { name: 'Message', exact: true }).fill('three shots');
+  await chat.getByRole('button', { name: 'Send', exact: true }).click();
+  await waitForEvent(page, 'message:sent');
+  assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('pasting and dropping files attach them like picked ones', async () => {

@@ -191,6 +191,7 @@ mod tests {
         AttachmentRules {
             max_bytes: 1_000,
             allowed_types: vec!["image/png".into(), "application/pdf".into()],
+            max_files: None,
         }
     }
 

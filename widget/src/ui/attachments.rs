@@ -24,9 +24,13 @@ use crate::{
     upload::{self, Outcome, Refusal, Upload},
 };
 
-/// Most files on one message. The relay's default `limits.max_attachments_per_message`; the
-/// welcome does not carry that limit, and a relay set lower refuses the message with a reason.
-pub const MAX_FILES: usize = 10;
+/// Most files on one message when the relay does not say (`AttachmentRules::max_files`, absent
+/// from older relays): the relay's default `limits.max_attachments_per_message`.
+const DEFAULT_MAX_FILES: usize = 10;
+
+fn max_files(rules: &AttachmentRules) -> usize {
+    rules.max_files.unwrap_or(DEFAULT_MAX_FILES)
+}
 
 /// One file in the tray.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +58,9 @@ enum Problem {
         refusal: Refusal,
         rules: AttachmentRules,
     },
-    TooMany,
+    TooMany {
+        limit: usize,
+    },
     /// The relay refused the upload; its reason names the limit or the type.
     Relay {
         name: String,
@@ -86,9 +92,9 @@ impl Problem {
                     .replace("{limit}", &human_size(rules.max_bytes, strings)),
                 Refusal::Empty => strings.file_empty.replace("{name}", name),
             },
-            Self::TooMany => strings
+            Self::TooMany { limit } => strings
                 .too_many_files
-                .replace("{limit}", &MAX_FILES.to_string()),
+                .replace("{limit}", &limit.to_string()),
             Self::Relay { name, reason } => strings
                 .upload_refused
                 .replace("{name}", name)
@@ -184,8 +190,10 @@ impl Tray {
         for file in files {
             let name = file.name();
             let size = file.size() as u64;
-            if count >= MAX_FILES {
-                problems.push(Problem::TooMany);
+            if count >= max_files(&rules) {
+                problems.push(Problem::TooMany {
+                    limit: max_files(&rules),
+                });
                 break;
             }
             if let Err(refusal) = upload::check(size, &file.type_(), &rules) {
@@ -723,10 +731,23 @@ mod tests {
     }
 
     #[test]
+    fn the_files_limit_is_the_relays_or_its_default() {
+        let mut rules = AttachmentRules::default();
+        assert_eq!(max_files(&rules), DEFAULT_MAX_FILES);
+        rules.max_files = Some(3);
+        assert_eq!(max_files(&rules), 3);
+        assert_eq!(
+            Problem::TooMany { limit: 3 }.text(&EN),
+            "You can send up to 3 files with one message."
+        );
+    }
+
+    #[test]
     fn refusals_name_the_file_and_the_limit() {
         let rules = AttachmentRules {
             max_bytes: 10 * 1024 * 1024,
             allowed_types: vec!["image/png".into(), "application/pdf".into()],
+            max_files: Some(3),
         };
         let too_large = Problem::Refused {
             name: "video.mp4".into(),
