@@ -303,14 +303,15 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
         }
         LiveEvent::Frame(AgentServerFrame::MessageAdded { message }) => {
             let id = message.message.conversation_id;
-            let from_visitor = matches!(message.message.author, natter_protocol::Author::Visitor);
+            // The customer's side: the visitor, or the same person on another channel.
+            let from_visitor = message.message.author.is_customer();
             inbox
                 .typing
                 .try_update(|list| end_typing_for(list, &message.message));
             if inbox.add_message(message) {
                 refresh_thread(inbox, auth);
             }
-            // A new visitor message in the conversation the agent is looking at is read.
+            // A new customer message in the conversation the agent is looking at is read.
             let visible = web_sys::window()
                 .and_then(|w| w.document())
                 .is_some_and(|d| !d.hidden());

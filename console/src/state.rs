@@ -232,11 +232,14 @@ pub fn apply_typing(list: &mut Vec<Typist>, typist: Typist, typing: bool, now: U
     }
 }
 
-/// A message ends its author's typing indicator.
+/// A message ends its author's typing indicator: the customer's side (the visitor, or the same
+/// person as a contact on another channel) ends the visitor's, an agent's ends theirs. The bot
+/// and the relay never show as typing.
 pub fn end_typing_for(list: &mut Vec<Typist>, message: &natter_protocol::Message) {
     let author = match &message.author {
-        natter_protocol::Author::Visitor => None,
+        author if author.is_customer() => None,
         natter_protocol::Author::Agent { agent_id, .. } => Some(*agent_id),
+        _ => return,
     };
     list.retain(|t| !(t.conversation_id == message.conversation_id && t.agent_id == author));
 }
@@ -536,6 +539,38 @@ mod tests {
         assert_eq!(shown[0].agent_id, Some(bea));
         apply_typing(&mut list, typist(Some(bea), 9_000), false, 2_000);
         assert!(typing_in(&list, conversation, 2_000).is_empty());
+    }
+
+    #[test]
+    fn contact_messages_end_the_visitors_typing_and_bot_messages_nobodys() {
+        let conversation = ConversationId(Uuid::from_u128(1));
+        let bea = AgentId(Uuid::from_u128(2));
+        let typist = |agent_id: Option<AgentId>| Typist {
+            conversation_id: conversation,
+            agent_id,
+            name: None,
+            until: 9_000,
+        };
+        let mut list = vec![typist(None), typist(Some(bea))];
+        for author in [
+            Author::Bot {
+                name: "Helper".into(),
+            },
+            Author::System,
+        ] {
+            let mut message = plain(9, 3);
+            message.author = author;
+            end_typing_for(&mut list, &message);
+            assert_eq!(
+                list.len(),
+                2,
+                "neither the bot nor a notice ends anyone's typing"
+            );
+        }
+        let mut email = plain(9, 3);
+        email.author = Author::Contact { name: None };
+        end_typing_for(&mut list, &email);
+        assert_eq!(list, vec![typist(Some(bea))]);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub const REPLY: &str = "Reply";
 pub const REPLY_PLACEHOLDER: &str = "Write a reply. Enter sends, Shift+Enter adds a line.";
 pub const SEND: &str = "Send";
 pub const YOU_SUFFIX: &str = " (you)";
+/// The tag after the name of the site's chatbot, so nobody takes it for a colleague.
+pub const BOT_LABEL: &str = "bot";
 pub const VIA_EMAIL: &str = "via email";
 pub const VIA_MESSENGER: &str = "via Messenger";
 

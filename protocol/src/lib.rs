@@ -95,12 +95,37 @@ pub enum Channel {
     Messenger,
 }
 
-/// Who wrote a message.
+/// Who wrote a message. Conversations are channel-neutral: the person on the site's side is a
+/// web `Visitor` in the chat, or a `Contact` on another channel (an email reply, a Messenger
+/// user); the team's side is an `Agent`, the site's chatbot flow (`Bot`), or the relay itself
+/// (`System` notices).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Author {
     Visitor,
-    Agent { agent_id: AgentId, name: String },
+    /// A person writing on a channel other than the web chat. `name` as that channel gave it
+    /// (an email's display name, a Messenger profile name), if any.
+    Contact {
+        name: Option<String>,
+    },
+    Agent {
+        agent_id: AgentId,
+        name: String,
+    },
+    /// The site's chatbot flow, under the name the site gave it.
+    Bot {
+        name: String,
+    },
+    /// The relay itself (notices, not a person).
+    System,
+}
+
+impl Author {
+    /// Whether the message comes from the customer's side (a visitor or a contact), as opposed
+    /// to the team's (agents, the bot, the system).
+    pub fn is_customer(&self) -> bool {
+        matches!(self, Self::Visitor | Self::Contact { .. })
+    }
 }
 
 /// [`Author`] read in one pass: serde's derive for an internally tagged enum buffers the value
@@ -117,13 +142,21 @@ impl<'de> Deserialize<'de> for Author {
         let wire = Wire::deserialize(deserializer)?;
         match wire.kind.as_str() {
             "visitor" => Ok(Self::Visitor),
+            "contact" => Ok(Self::Contact { name: wire.name }),
             "agent" => Ok(Self::Agent {
                 agent_id: wire
                     .agent_id
                     .ok_or_else(|| D::Error::missing_field("agent_id"))?,
                 name: wire.name.ok_or_else(|| D::Error::missing_field("name"))?,
             }),
-            other => Err(D::Error::unknown_variant(other, &["visitor", "agent"])),
+            "bot" => Ok(Self::Bot {
+                name: wire.name.ok_or_else(|| D::Error::missing_field("name"))?,
+            }),
+            "system" => Ok(Self::System),
+            other => Err(D::Error::unknown_variant(
+                other,
+                &["visitor", "contact", "agent", "bot", "system"],
+            )),
         }
     }
 }
@@ -295,6 +328,43 @@ mod tests {
         );
         let back: Message = serde_json::from_value(json).unwrap();
         assert_eq!(back, message);
+    }
+
+    #[test]
+    fn every_author_kind_round_trips_in_golden_json() {
+        let cases = [
+            (Author::Visitor, serde_json::json!({"kind": "visitor"})),
+            (
+                Author::Contact {
+                    name: Some("Ada".into()),
+                },
+                serde_json::json!({"kind": "contact", "name": "Ada"}),
+            ),
+            (
+                Author::Contact { name: None },
+                serde_json::json!({"kind": "contact", "name": null}),
+            ),
+            (
+                Author::Bot {
+                    name: "Helper".into(),
+                },
+                serde_json::json!({"kind": "bot", "name": "Helper"}),
+            ),
+            (Author::System, serde_json::json!({"kind": "system"})),
+        ];
+        for (author, json) in cases {
+            assert_eq!(serde_json::to_value(&author).unwrap(), json);
+            assert_eq!(serde_json::from_value::<Author>(json).unwrap(), author);
+        }
+        // A contact may come without a name field at all; a bot may not.
+        assert_eq!(
+            serde_json::from_str::<Author>(r#"{"kind":"contact"}"#).unwrap(),
+            Author::Contact { name: None }
+        );
+        assert!(serde_json::from_str::<Author>(r#"{"kind":"bot"}"#).is_err());
+        assert!(serde_json::from_str::<Author>(r#"{"kind":"robot"}"#).is_err());
+        assert!(Author::Contact { name: None }.is_customer());
+        assert!(!Author::System.is_customer());
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!   [`TYPING_RENEW_MS`] while typing goes on, `false` after [`TYPING_IDLE_MS`] idle, on send,
 //!   on blur and when the draft is emptied. Agents' typing shows until `typing: false`, their
 //!   message, or [`TYPING_LAPSE_MS`] without renewal.
-//! - [`Chat::unread`] counts agent messages after the seen mark (`welcome.seen_up_to`, on any
+//! - [`Chat::unread`] counts team-side (agent and bot) messages after the seen mark (`welcome.seen_up_to`, on any
 //!   device); while the panel is open in a visible page the newest message is reported `seen`
 //!   and the count drops to 0.
 
@@ -28,7 +28,7 @@ use leptos::prelude::*;
 use natter_protocol::{
     agent::TYPING_LAPSE_MS,
     visitor::{AttachmentRules, ClientFrame, ServerFrame},
-    Attachment, Author, ClientMessageId, ErrorCode, Seq, PROTOCOL_VERSION,
+    Attachment, ClientMessageId, ErrorCode, Seq, PROTOCOL_VERSION,
 };
 use wasm_bindgen::{closure::Closure, JsCast};
 
@@ -41,7 +41,7 @@ use crate::{
     log,
     outbox::{self, Outbox},
     strings::{Locale, Strings},
-    thread::{Pending, Thread},
+    thread::{team_name, Pending, Thread},
     upload::Endpoint,
 };
 
@@ -156,7 +156,7 @@ pub struct Chat {
     /// Whether the panel is open. Change it with [`Chat::set_open`], which tells the host.
     pub open: RwSignal<bool>,
     pub locale: RwSignal<Locale>,
-    /// Agent messages the visitor has not seen yet (W9): the launcher's badge shows it. Right
+    /// Team-side (agent and bot) messages the visitor has not seen yet (W9): the launcher's badge shows it. Right
     /// after the welcome, whether or not the panel was ever opened.
     pub unread: RwSignal<u32>,
     /// The display names of the agents typing in this conversation now (W7).
@@ -514,8 +514,8 @@ impl Chat {
             ServerFrame::Message { message } => {
                 // The visitor's own message from another tab replaces its pending copy here.
                 let new = self.edit_thread(|thread| thread.insert(message.clone()));
-                if let Author::Agent { name, .. } = &message.author {
-                    // The reply is here: that agent is no longer typing it.
+                if let Some(name) = team_name(&message.author) {
+                    // The reply is here: that agent (or the bot) is no longer typing it.
                     self.agent_typing(name, false);
                     if new {
                         self.emit(WidgetEvent::MessageReceived(&message));

@@ -6,11 +6,11 @@
 //! break the widget. `ready` is the loader's own event and is not listed here.
 
 use js_sys::Function;
-use natter_protocol::{Author, Channel, ConversationId, Message, MessageId, UnixMillis};
+use natter_protocol::{Channel, ConversationId, Message, MessageId, UnixMillis};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::log;
+use crate::{log, thread::team_name};
 
 /// One event and what it carries.
 #[derive(Debug)]
@@ -21,9 +21,9 @@ pub enum WidgetEvent<'a> {
     Close,
     /// The relay stored a message the visitor sent from this page.
     MessageSent(&'a Message),
-    /// An agent's message arrived live (not history).
+    /// A team-side message (an agent's or the bot's) arrived live (not history).
     MessageReceived(&'a Message),
-    /// The number of agent messages that arrived while the panel was closed changed.
+    /// The number of team-side messages the visitor has not seen changed.
     Unread(u32),
     /// The relay accepted an `identify` (and, later, the email-capture form).
     EmailCaptured { email: &'a str, verified: bool },
@@ -38,7 +38,8 @@ struct MessageDetail<'a> {
     text: &'a str,
     channel: Channel,
     sent_at: UnixMillis,
-    /// The agent's display name; `null` for the visitor's own messages.
+    /// The display name of the agent or bot who wrote it; `null` for the visitor's own
+    /// messages.
     agent_name: Option<&'a str>,
 }
 
@@ -77,10 +78,7 @@ impl WidgetEvent<'_> {
                     text: &message.text,
                     channel: message.channel,
                     sent_at: message.sent_at,
-                    agent_name: match &message.author {
-                        Author::Agent { name, .. } => Some(name),
-                        Author::Visitor => None,
-                    },
+                    agent_name: team_name(&message.author),
                 })
             }
             Self::Unread(count) => serde_json::to_string(&UnreadDetail { count: *count }),
@@ -118,7 +116,7 @@ impl Emitter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use natter_protocol::{AgentId, ClientMessageId, ConversationId, MessageId};
+    use natter_protocol::{AgentId, Author, ClientMessageId, ConversationId, MessageId};
     use uuid::Uuid;
 
     #[test]
@@ -144,5 +142,31 @@ mod tests {
             r#"{"id":"00000000-0000-0000-0000-000000000001","conversationId":"00000000-0000-0000-0000-000000000002","text":"Hello","channel":"chat","sentAt":1700000000000,"agentName":"Ada"}"#
         );
         assert_eq!(WidgetEvent::Unread(2).detail(), r#"{"count":2}"#);
+    }
+
+    #[test]
+    fn bot_messages_carry_the_bots_name_and_customer_messages_none() {
+        let mut message = Message {
+            id: MessageId(Uuid::from_u128(1)),
+            conversation_id: ConversationId(Uuid::from_u128(2)),
+            seq: 3,
+            client_id: ClientMessageId(Uuid::from_u128(4)),
+            author: Author::Bot {
+                name: "Helper".into(),
+            },
+            channel: Channel::Chat,
+            text: "Hi".into(),
+            sent_at: 5,
+            attachments: Vec::new(),
+        };
+        assert!(WidgetEvent::MessageReceived(&message)
+            .detail()
+            .ends_with(r#""agentName":"Helper"}"#));
+        message.author = Author::Contact {
+            name: Some("Grace".into()),
+        };
+        assert!(WidgetEvent::MessageSent(&message)
+            .detail()
+            .ends_with(r#""agentName":null}"#));
     }
 }

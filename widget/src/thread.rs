@@ -5,8 +5,12 @@
 //! message id and by `seq`); a pending message disappears the moment a stored message with its
 //! `client_id` arrives (by ack, by welcome or live, also when another tab sent it); a refused
 //! message stays, marked failed, so nothing typed is lost. The thread also knows how far agents
-//! have read the visitor's messages (the "Read" state) and counts the agent messages after the
+//! have read the visitor's messages (the "Read" state) and counts the team's messages after the
 //! visitor's seen mark (the unread badge, W9).
+//!
+//! Sides: the customer's side (the web visitor, or the same person as a `Contact` on another
+//! channel, e.g. their email reply) is "mine"; the team's side (agents and the site's bot) is
+//! "theirs"; the relay's `System` notices belong to nobody and sit in the middle.
 
 use natter_protocol::{
     Attachment, AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message, Seq,
@@ -53,13 +57,42 @@ pub enum Delivery {
     Failed,
 }
 
+/// Where a row sits in the list, by who wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The customer's side: the visitor, here or on another channel (right-aligned).
+    Mine,
+    /// The team's side: an agent or the site's bot (left-aligned, under the name).
+    Theirs,
+    /// A relay notice: centred, neutral, no author and no delivery state.
+    Notice,
+}
+
+impl Side {
+    fn of(author: &Author) -> Self {
+        match author {
+            Author::Visitor | Author::Contact { .. } => Self::Mine,
+            Author::Agent { .. } | Author::Bot { .. } => Self::Theirs,
+            Author::System => Self::Notice,
+        }
+    }
+}
+
+/// The display name of a team-side author (an agent or the bot); `None` for the customer's
+/// side and for relay notices. The badge, the typing line and `message:received` go by it.
+pub fn team_name(author: &Author) -> Option<&str> {
+    match author {
+        Author::Agent { name, .. } | Author::Bot { name } => Some(name),
+        Author::Visitor | Author::Contact { .. } | Author::System => None,
+    }
+}
+
 /// One line of the message list, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub client_id: ClientMessageId,
-    /// Written by the visitor (right-aligned) rather than an agent.
-    pub mine: bool,
-    /// The agent's display name, for agent messages.
+    pub side: Side,
+    /// The display name of the agent or bot, for team-side messages.
     pub author: Option<String>,
     pub text: String,
     /// Files sent with the message (stored or still pending).
@@ -71,6 +104,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// Written on the customer's side (right-aligned, with a delivery state).
+    pub fn mine(&self) -> bool {
+        self.side == Side::Mine
+    }
+
     /// The list key: stable from "sending" to "read" (the state is looked up by it).
     pub fn key(&self) -> Uuid {
         self.client_id.0
@@ -228,12 +266,13 @@ impl Thread {
         moved
     }
 
-    /// How many agent messages are newer than the visitor's seen mark (W9).
+    /// How many team-side messages (agents' and the bot's) are newer than the visitor's seen
+    /// mark (W9). Relay notices are not replies and never raise the badge.
     pub fn unread_after(&self, seen: Seq) -> u32 {
         let count = self
             .stored
             .iter()
-            .filter(|message| message.seq > seen && matches!(message.author, Author::Agent { .. }))
+            .filter(|message| message.seq > seen && team_name(&message.author).is_some())
             .count();
         u32::try_from(count).unwrap_or(u32::MAX)
     }
@@ -258,13 +297,13 @@ impl Thread {
         Some(stored_row(message, self.newest_read()))
     }
 
-    /// The seq of the newest visitor message an agent has read: only it says "Read", like a
-    /// messenger app does.
+    /// The seq of the newest customer-side message an agent has read: only it says "Read",
+    /// like a messenger app does.
     fn newest_read(&self) -> Option<Seq> {
         self.stored
             .iter()
             .rev()
-            .find(|m| m.seq <= self.read_up_to && matches!(m.author, Author::Visitor))
+            .find(|m| m.seq <= self.read_up_to && m.author.is_customer())
             .map(|message| message.seq)
     }
 
@@ -274,10 +313,7 @@ impl Thread {
 }
 
 fn stored_row(message: &Message, newest_read: Option<Seq>) -> Row {
-    let (mine, author) = match &message.author {
-        Author::Visitor => (true, None),
-        Author::Agent { name, .. } => (false, Some(name.clone())),
-    };
+    let side = Side::of(&message.author);
     let delivery = match newest_read {
         Some(newest) if message.seq == newest => Delivery::Read,
         Some(newest) if message.seq < newest => Delivery::ReadEarlier,
@@ -285,19 +321,19 @@ fn stored_row(message: &Message, newest_read: Option<Seq>) -> Row {
     };
     Row {
         client_id: message.client_id,
-        mine,
-        author,
+        side,
+        author: team_name(&message.author).map(str::to_owned),
         text: message.text.clone(),
         attachments: message.attachments.clone(),
         channel: Some(message.channel),
-        delivery: mine.then_some(delivery),
+        delivery: (side == Side::Mine).then_some(delivery),
     }
 }
 
 fn pending_row(pending: &Pending) -> Row {
     Row {
         client_id: pending.client_id,
-        mine: true,
+        side: Side::Mine,
         author: None,
         text: pending.text.clone(),
         attachments: pending.attachments.clone(),
@@ -391,7 +427,7 @@ mod tests {
             (unsent[0].client_id, unsent[0].text.as_str()),
             (id, "typed offline")
         );
-        assert_eq!(thread.rows().last().map(|r| r.mine), Some(true));
+        assert_eq!(thread.rows().last().map(Row::mine), Some(true));
     }
 
     #[test]
@@ -426,7 +462,8 @@ mod tests {
         let mut thread = Thread::default();
         thread.insert(message(1, agent()));
         let row = &thread.rows()[0];
-        assert!(!row.mine);
+        assert!(!row.mine());
+        assert_eq!(row.side, Side::Theirs);
         assert_eq!(row.author.as_deref(), Some("Ada"));
         assert_eq!(row.delivery, None);
     }
@@ -497,6 +534,113 @@ mod tests {
         // The visitor's own messages (e.g. from another tab) are never unread.
         thread.insert(message(5, Author::Visitor));
         assert_eq!(thread.unread_after(4), 0);
+    }
+
+    fn contact() -> Author {
+        Author::Contact {
+            name: Some("Grace".into()),
+        }
+    }
+
+    fn bot() -> Author {
+        Author::Bot {
+            name: "Helper".into(),
+        }
+    }
+
+    #[test]
+    fn a_contact_message_is_the_visitors_own_side() {
+        let mut thread = Thread::default();
+        let mut email = message(1, contact());
+        email.channel = Channel::Email;
+        thread.replace(Some(conversation()), vec![email]);
+        let row = &thread.rows()[0];
+        assert!(row.mine());
+        assert_eq!(row.side, Side::Mine);
+        // Their own reply: no author line, like the visitor's chat messages.
+        assert_eq!(row.author, None);
+        assert_eq!(row.channel, Some(Channel::Email));
+        assert_eq!(row.delivery, Some(Delivery::Sent));
+        // Never unread: the visitor wrote it.
+        assert_eq!(thread.unread_after(0), 0);
+    }
+
+    #[test]
+    fn read_receipts_apply_to_contact_messages_too() {
+        let mut thread = Thread::default();
+        thread.replace(
+            Some(conversation()),
+            vec![
+                message(1, Author::Visitor),
+                message(2, contact()),
+                message(3, bot()),
+                message(4, Author::System),
+            ],
+        );
+        assert!(thread.set_read(4));
+        // The newest customer-side message read is the contact's email reply.
+        assert_eq!(
+            deliveries(&thread),
+            vec![
+                Some(Delivery::ReadEarlier),
+                Some(Delivery::Read),
+                None,
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn bot_rows_are_on_the_teams_side_under_the_bots_name() {
+        let mut thread = Thread::default();
+        thread.insert(message(1, bot()));
+        let row = &thread.rows()[0];
+        assert!(!row.mine());
+        assert_eq!(row.side, Side::Theirs);
+        assert_eq!(row.author.as_deref(), Some("Helper"));
+        assert_eq!(row.delivery, None);
+        assert_eq!(row.channel, Some(Channel::Chat));
+    }
+
+    #[test]
+    fn system_rows_are_neutral_notices() {
+        let mut thread = Thread::default();
+        thread.insert(message(1, Author::System));
+        let row = &thread.rows()[0];
+        assert!(!row.mine());
+        assert_eq!(row.side, Side::Notice);
+        assert_eq!(row.author, None);
+        assert_eq!(row.delivery, None);
+        assert_eq!(row.text, "message 1");
+    }
+
+    #[test]
+    fn unread_counts_the_teams_side_only() {
+        let mut thread = Thread::default();
+        thread.replace(
+            Some(conversation()),
+            vec![
+                message(1, agent()),
+                message(2, bot()),
+                message(3, Author::System),
+                message(4, contact()),
+                message(5, Author::Visitor),
+                message(6, bot()),
+            ],
+        );
+        // Agents' and the bot's messages count; notices and the customer's own do not.
+        assert_eq!(thread.unread_after(0), 3);
+        assert_eq!(thread.unread_after(2), 1);
+        assert_eq!(thread.unread_after(6), 0);
+    }
+
+    #[test]
+    fn team_names_are_the_agents_and_the_bots() {
+        assert_eq!(team_name(&agent()), Some("Ada"));
+        assert_eq!(team_name(&bot()), Some("Helper"));
+        assert_eq!(team_name(&contact()), None);
+        assert_eq!(team_name(&Author::Visitor), None);
+        assert_eq!(team_name(&Author::System), None);
     }
 
     #[test]

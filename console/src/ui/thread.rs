@@ -271,6 +271,60 @@ fn ThreadActions(id: ConversationId) -> impl IntoView {
     .into_any()
 }
 
+/// Who a message shows as: the conversation's visitor label, a name, or nobody (a notice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Byline {
+    /// The customer's side without a name of its own: the label the list shows.
+    Visitor,
+    Named(String),
+    /// A relay notice: no author line.
+    Nobody,
+}
+
+/// How one message shows in the thread: which side (the CSS class), under which name, with
+/// which tag after the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Look {
+    class: &'static str,
+    byline: Byline,
+    /// "bot" after the bot's name.
+    tag: Option<&'static str>,
+}
+
+/// The look of a message by `author`, for the agent `my_id`. The customer's side (the visitor,
+/// or a contact on another channel, under the name that channel gave) sits left, the team's
+/// right; the relay's notices sit in the middle.
+fn look(author: &Author, internal: bool, my_id: AgentId) -> Look {
+    let look = |class, byline, tag| Look { class, byline, tag };
+    match author {
+        Author::Visitor | Author::Contact { name: None } => {
+            look("message from-visitor", Byline::Visitor, None)
+        }
+        Author::Contact { name: Some(name) } => {
+            look("message from-visitor", Byline::Named(name.clone()), None)
+        }
+        Author::Agent { agent_id, name } => {
+            let name = if *agent_id == my_id {
+                format!("{name}{}", strings::YOU_SUFFIX)
+            } else {
+                name.clone()
+            };
+            let class = if internal {
+                "message internal"
+            } else {
+                "message from-agent"
+            };
+            look(class, Byline::Named(name), None)
+        }
+        Author::Bot { name } => look(
+            "message from-agent from-bot",
+            Byline::Named(name.clone()),
+            Some(strings::BOT_LABEL),
+        ),
+        Author::System => look("message notice", Byline::Nobody, None),
+    }
+}
+
 #[component]
 fn MessageItem(
     message: AgentMessage,
@@ -279,36 +333,22 @@ fn MessageItem(
 ) -> impl IntoView {
     let internal = message.internal;
     let message = message.message;
-    let (class, author) = match &message.author {
-        Author::Visitor => ("message from-visitor", None),
-        Author::Agent { agent_id, name } if internal => {
-            let name = if *agent_id == my_id {
-                format!("{name}{}", strings::YOU_SUFFIX)
-            } else {
-                name.clone()
-            };
-            ("message internal", Some(name))
-        }
-        Author::Agent { agent_id, name } => {
-            let name = if *agent_id == my_id {
-                format!("{name}{}", strings::YOU_SUFFIX)
-            } else {
-                name.clone()
-            };
-            ("message from-agent", Some(name))
-        }
-    };
+    let Look { class, byline, tag } = look(&message.author, internal, my_id);
     let channel = match message.channel {
         Channel::Chat => None,
         Channel::Email => Some(strings::VIA_EMAIL),
         Channel::Messenger => Some(strings::VIA_MESSENGER),
     };
-    let author = move || author.clone().unwrap_or_else(|| visitor_label.get());
+    let author = match byline {
+        Byline::Nobody => None,
+        Byline::Visitor => Some(Signal::derive(move || visitor_label.get())),
+        Byline::Named(name) => Some(Signal::derive(move || name.clone())),
+    };
     view! {
         <li class=class>
             <div class="meta">
-                <span class="author">{author}</span>
-                " "
+                {author.map(|author| view! { <span class="author">{author}</span> " " })}
+                {tag.map(|tag| view! { <span class="channel bot-label">{tag}</span> " " })}
                 <time datetime=time::iso(message.sent_at)>{time::clock(message.sent_at)}</time>
                 {channel.map(|channel| view! { " " <span class="channel">{channel}</span> })}
                 {internal.then(|| view! { " " <span class="channel internal-label">{strings::INTERNAL_COMMENT}</span> })}
@@ -692,4 +732,85 @@ fn SavedResponsePicker(on_pick: impl Fn(String) + Copy + Send + Sync + 'static) 
         </div>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> AgentId {
+        AgentId(Uuid::from_u128(1))
+    }
+
+    #[test]
+    fn the_customers_side_shows_as_the_visitor_or_the_contacts_name() {
+        for author in [Author::Visitor, Author::Contact { name: None }] {
+            let shown = look(&author, false, me());
+            assert_eq!(shown.class, "message from-visitor");
+            assert_eq!(shown.byline, Byline::Visitor);
+            assert_eq!(shown.tag, None);
+        }
+        let contact = Author::Contact {
+            name: Some("Grace Hopper".into()),
+        };
+        assert_eq!(
+            look(&contact, false, me()),
+            Look {
+                class: "message from-visitor",
+                byline: Byline::Named("Grace Hopper".into()),
+                tag: None,
+            }
+        );
+    }
+
+    #[test]
+    fn agents_show_by_name_with_you_for_the_viewer_and_comments_apart() {
+        let other = Author::Agent {
+            agent_id: AgentId(Uuid::from_u128(2)),
+            name: "Bea".into(),
+        };
+        let mine = Author::Agent {
+            agent_id: me(),
+            name: "Ada".into(),
+        };
+        assert_eq!(
+            look(&other, false, me()),
+            Look {
+                class: "message from-agent",
+                byline: Byline::Named("Bea".into()),
+                tag: None,
+            }
+        );
+        assert_eq!(
+            look(&mine, true, me()),
+            Look {
+                class: "message internal",
+                byline: Byline::Named(format!("Ada{}", strings::YOU_SUFFIX)),
+                tag: None,
+            }
+        );
+    }
+
+    #[test]
+    fn the_bot_shows_on_the_teams_side_with_a_bot_tag_and_notices_in_the_middle() {
+        let bot = Author::Bot {
+            name: "Helper".into(),
+        };
+        assert_eq!(
+            look(&bot, false, me()),
+            Look {
+                class: "message from-agent from-bot",
+                byline: Byline::Named("Helper".into()),
+                tag: Some(strings::BOT_LABEL),
+            }
+        );
+        assert_eq!(
+            look(&Author::System, false, me()),
+            Look {
+                class: "message notice",
+                byline: Byline::Nobody,
+                tag: None,
+            }
+        );
+    }
 }

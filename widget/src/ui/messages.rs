@@ -5,8 +5,10 @@
 //! "Sending…", "Sent" with one check mark, "Read" with two on the newest message an agent has
 //! read (older read messages keep only the quiet double check, named "Read" for screen
 //! readers), or "Failed" with a Retry button. The state is always words, never colour or an
-//! icon alone. Agent messages sit on the left under the agent's name (W7). Every stored message
-//! names its channel (W3). Text is rendered as text, never as HTML (S5).
+//! icon alone. The visitor's messages on other channels (an email reply) sit on their side too.
+//! Agent and bot messages sit on the left under the agent's or bot's name (W7). Every stored
+//! message names its channel (W3). The relay's notices are one neutral centred line, without
+//! author or state. Text is rendered as text, never as HTML (S5).
 //!
 //! The list sits inside a `role="log"` region (an `<ol>` may not take that role itself), so
 //! screen readers announce new messages. Rows are keyed by `client_id` and update their state
@@ -23,7 +25,7 @@ use crate::{
     chat::Chat,
     log,
     strings::Strings,
-    thread::{Delivery, Row, Thread},
+    thread::{Delivery, Row, Side, Thread},
 };
 
 /// The list's own CSS (delivery marks, typing indicator); the panel's is in `style`.
@@ -63,6 +65,10 @@ pub fn Messages(chat: Chat, input: NodeRef<html::Textarea>) -> impl IntoView {
 
 #[component]
 fn MessageRow(chat: Chat, row: Row, input: NodeRef<html::Textarea>) -> impl IntoView {
+    if row.side == Side::Notice {
+        // Nobody's message: no author, no channel, no delivery state to follow.
+        return view! { <li class="notice">{row.text}</li> }.into_any();
+    }
     let text = move || chat.locale.get().strings();
     let client_id = row.client_id;
     // The row stays while its state moves on (sending → sent → read, or failed → sending).
@@ -75,7 +81,7 @@ fn MessageRow(chat: Chat, row: Row, input: NodeRef<html::Textarea>) -> impl Into
         })
     });
     let failed = move || state.get().1 == Some(Delivery::Failed);
-    let mine = row.mine;
+    let mine = row.mine();
     let class = move || match (mine, failed()) {
         (true, true) => "msg mine failed",
         (true, false) => "msg mine",
@@ -83,7 +89,7 @@ fn MessageRow(chat: Chat, row: Row, input: NodeRef<html::Textarea>) -> impl Into
     };
     let author = match row.author {
         Some(name) => view! { <span class="author">{name}</span> }.into_any(),
-        None if row.mine => view! { <span class="sr-only">{tr(chat, |s| s.you)}</span> }.into_any(),
+        None if mine => view! { <span class="sr-only">{tr(chat, |s| s.you)}</span> }.into_any(),
         None => ().into_any(),
     };
     // One reactive block for the whole meta line (state words, marks, Retry): it changes
@@ -133,6 +139,7 @@ fn MessageRow(chat: Chat, row: Row, input: NodeRef<html::Textarea>) -> impl Into
             <span class="meta">{meta}</span>
         </li>
     }
+    .into_any()
 }
 
 /// "Anna is typing…" with animated dots, for each agent typing now (W7). The line is always

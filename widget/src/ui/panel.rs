@@ -22,6 +22,7 @@ use super::{
 use crate::{
     chat::{Chat, Status},
     form::{Placement, Situation},
+    thread::Row,
 };
 
 #[component]
@@ -45,7 +46,7 @@ pub fn Panel(
 
     let visitor_wrote = Memo::new(move |_| {
         chat.thread
-            .with(|thread| thread.rows().iter().any(|row| row.mine))
+            .with(|thread| thread.rows().iter().any(Row::mine))
     });
     let placement = Memo::new(move |_| {
         let situation = Situation {
