@@ -23,31 +23,15 @@ use natter_protocol::{Attachment, AttachmentId, ConversationId, ErrorCode};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-use crate::clock::now_millis;
 use crate::error::{HttpError, StoreError};
 use crate::identity::random_token;
 use crate::inbox::auth::AgentSession;
 use crate::store::NewAttachment;
+pub use crate::store::Uploader;
 use crate::AppState;
 
 /// Longest stored file name; longer ones are shortened (keeping the extension).
 const MAX_NAME_CHARS: usize = 120;
-
-/// Who uploaded a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uploader {
-    Visitor,
-    Agent,
-}
-
-impl Uploader {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Visitor => "visitor",
-            Self::Agent => "agent",
-        }
-    }
-}
 
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +84,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The download URL of an attachment.
-pub fn url(id: AttachmentId, access_token: &str) -> String {
-    format!("/v1/attachments/{}/{access_token}", id.0)
-}
+pub use crate::store::attachment_url as url;
 
 /// The widget uploads from the host page's origin: answer the CORS preflight. Whether that
 /// origin may use the site is checked on the upload itself.
@@ -161,15 +143,13 @@ async fn visitor_upload_inner(
         .ok_or_else(|| HttpError::unauthorized("unknown visitor; reload the page"))?;
     if !state
         .store
-        .touch_visitor(&site.key, &visitor, now_millis())
+        .touch_visitor(&site.key, &visitor, state.clock.now())
         .await?
     {
         return Err(HttpError::unauthorized("unknown visitor; reload the page"));
     }
-    let conversation = state
-        .store
-        .open_visitor_conversation(&site.key, &visitor, now_millis())
-        .await?;
+    let key = crate::store::ConversationKey::Visitor(visitor);
+    let conversation = crate::conversations::open(&state, &site.key, &key).await?;
     Ok(save(
         state,
         headers,
@@ -282,7 +262,7 @@ async fn save(
             content_type: content_type.clone(),
             size,
             uploaded_by: uploader,
-            now: now_millis(),
+            now: state.clock.now(),
         })
         .await;
     if let Err(error) = stored {

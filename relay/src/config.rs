@@ -61,6 +61,38 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     pub limits: Limits,
     pub attachments: AttachmentsConfig,
+    pub jobs: JobsConfig,
+}
+
+/// How the jobs queue runs (emails, webhooks, sends that must happen after a message).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often a node looks for due jobs when it was not told of a new one.
+    pub poll_ms: u64,
+    /// How long a claimed job is leased to its worker; a node that dies mid-job loses the
+    /// lease after this and another node runs it.
+    pub lease_ms: u64,
+    /// Jobs claimed at once.
+    pub batch: u32,
+    /// The first retry waits this long; each next one twice as long, up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Attempts before a job is given up and kept as failed.
+    pub max_attempts: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            poll_ms: 1_000,
+            lease_ms: 60_000,
+            batch: 16,
+            backoff_base_ms: 5_000,
+            backoff_max_ms: 3_600_000,
+            max_attempts: 12,
+        }
+    }
 }
 
 /// Where uploaded files go and which kinds are accepted (W8).
@@ -107,6 +139,7 @@ impl Default for Config {
             sites: vec![SiteConfig::demo()],
             limits: Limits::default(),
             attachments: AttachmentsConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }

@@ -16,13 +16,7 @@ use natter_protocol::visitor::{FieldError, FieldRule, FormField, FormSettings};
 use crate::config::{Limits, SiteConfig};
 
 /// What `identify` says about the visitor, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactDetails {
-    pub email: String,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub company: Option<String>,
-}
+pub use crate::store::ContactDetails;
 
 /// Why `identify` was refused. The messages are shown to the host's developer in the console.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

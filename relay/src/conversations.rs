@@ -1,17 +1,27 @@
 //! The conversation domain: the one place where a message becomes part of a conversation.
 //!
-//! Every door (visitor socket, agent API, later email and Messenger) calls [`append`]: it
-//! validates, stores durably, then publishes on the bus. Nothing is published that is not
-//! stored, and a resend of a stored message publishes nothing.
+//! Every door (visitor socket, agent API, later email and Messenger) finds its conversation
+//! with [`open`] (by visitor, by contact address or by external thread id) and calls
+//! [`append`]: it validates, then stores the message, the inbox state and the jobs that must
+//! follow it in one transaction, and only then publishes on the hub. Nothing is published
+//! that is not stored, and a resend of a stored message publishes and enqueues nothing.
 
 use natter_protocol::{AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message};
+use uuid::Uuid;
 
-use crate::bus::{BusEvent, ConnectionId};
-use crate::clock::now_millis;
 use crate::config::Limits;
-use crate::error::StoreError;
-use crate::store::{Appended, NewMessage};
+use crate::events::{ConnectionId, Event};
+use crate::identity::VisitorId;
+use crate::store::{Appended, ConversationKey, ConversationRecord, NewJob, NewMessage, StoreError};
 use crate::AppState;
+
+/// What a blocked visitor's widget shows after each message (I10): neutral, so blocking is
+/// not announced. The message is stored and acknowledged all the same.
+pub const BLOCKED_NOTICE: &str = "Thanks, your message has been received.";
+
+/// The namespace of idempotency keys derived from another system's message id.
+const DERIVED_CLIENT_ID_NAMESPACE: Uuid =
+    Uuid::from_u128(0x6e61_7474_6572_4d73_6749_6444_6572_6976);
 
 /// Why a message was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +79,19 @@ fn validate_text(text: &str, limits: &Limits) -> Result<(), AppendError> {
     Ok(())
 }
 
+/// The idempotency key for a message another system names (an email's `Message-ID`, a
+/// Messenger `mid`): the same id always gives the same key, so a repeated delivery is stored
+/// once.
+pub fn derived_client_id(source: &str, external_id: &str) -> ClientMessageId {
+    let name = format!("{source}:{external_id}");
+    ClientMessageId(Uuid::new_v5(&DERIVED_CLIENT_ID_NAMESPACE, name.as_bytes()))
+}
+
 /// A message to append, from any door.
+#[derive(Debug, Clone)]
 pub struct Incoming {
     pub conversation_id: ConversationId,
+    /// The idempotency key: the widget's client id, or [`derived_client_id`].
     pub client_id: ClientMessageId,
     pub author: Author,
     pub channel: Channel,
@@ -80,28 +100,56 @@ pub struct Incoming {
     pub attachments: Vec<AttachmentId>,
     /// The socket it came from, which acknowledges it itself.
     pub origin: Option<ConnectionId>,
+    /// An agent's internal comment (I7): stored and shown to agents only.
+    pub internal: bool,
+    /// What must happen after it (an email, a webhook, a send), enqueued with it.
+    pub jobs: Vec<NewJob>,
 }
 
-/// Validates, stores and publishes one message. Returns the stored message (the earlier copy
-/// for a resend).
-pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, AppendError> {
-    append_with(state, incoming, false).await
+impl Incoming {
+    /// A message with no files, no origin socket and no jobs.
+    pub fn text(
+        conversation_id: ConversationId,
+        client_id: ClientMessageId,
+        author: Author,
+        channel: Channel,
+        text: String,
+    ) -> Self {
+        Self {
+            conversation_id,
+            client_id,
+            author,
+            channel,
+            text,
+            attachments: Vec::new(),
+            origin: None,
+            internal: false,
+            jobs: Vec::new(),
+        }
+    }
 }
 
-/// [`append`], or with `internal` an agent's internal comment (I7): stored and published to
-/// agents only. Also keeps the inbox state in step: a visitor message reopens the
-/// conversation and marks it unread and waiting; an agent reply marks it answered.
-pub async fn append_with(
+/// The conversation `key` names on `site`, created on first contact.
+pub async fn open(
     state: &AppState,
-    incoming: Incoming,
-    internal: bool,
-) -> Result<Message, AppendError> {
+    site: &str,
+    key: &ConversationKey,
+) -> Result<ConversationRecord, StoreError> {
+    state
+        .store
+        .open_conversation(site, key, state.clock.now())
+        .await
+}
+
+/// Validates, stores (with the inbox state and the jobs, in one transaction) and publishes one
+/// message. Returns the stored message (the earlier copy for a resend).
+pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, AppendError> {
     validate(
         &incoming.text,
         incoming.attachments.len(),
         &state.config.limits,
     )?;
-    let now = now_millis();
+    let internal = incoming.internal;
     let Appended {
         message,
         conversation,
@@ -115,17 +163,13 @@ pub async fn append_with(
             channel: incoming.channel,
             text: incoming.text,
             attachments: incoming.attachments,
-            now,
+            now: state.clock.now(),
             internal,
+            jobs: incoming.jobs,
         })
         .await?;
     if !duplicate {
-        let visitor = matches!(message.author, natter_protocol::Author::Visitor);
-        state
-            .store
-            .inbox_after_append(message.conversation_id, visitor, internal, now)
-            .await?;
-        state.bus.publish(BusEvent::MessageStored {
+        state.hub.publish(Event::MessageStored {
             site: conversation.summary.site.clone(),
             visitor_id: conversation.visitor_id,
             conversation: conversation.summary,
@@ -135,6 +179,58 @@ pub async fn append_with(
         });
     }
     Ok(message)
+}
+
+/// A web visitor's message, from the widget door: into their conversation, opened on their
+/// first message. If an admin deleted the conversation while the visitor was connected, the
+/// message starts a new one instead of being refused. Returns the stored message and, for a
+/// blocked contact (I10), the neutral notice to show.
+pub async fn append_from_visitor(
+    state: &AppState,
+    site: &str,
+    visitor: &VisitorId,
+    current: &mut Option<ConversationId>,
+    mut incoming: Incoming,
+) -> Result<(Message, Option<&'static str>), AppendError> {
+    // Validate before creating a conversation, so bad input leaves no trace.
+    validate(
+        &incoming.text,
+        incoming.attachments.len(),
+        &state.config.limits,
+    )?;
+    let key = ConversationKey::Visitor(visitor.clone());
+    let mut retried = false;
+    loop {
+        incoming.conversation_id = match *current {
+            Some(id) => id,
+            None => open(state, site, &key).await?.summary.id,
+        };
+        *current = Some(incoming.conversation_id);
+        match append(state, incoming.clone()).await {
+            Err(AppendError::NotFound) if !retried => {
+                retried = true;
+                *current = None;
+            }
+            Err(error) => return Err(error),
+            Ok(message) => {
+                let notice = blocked_notice(state, message.conversation_id).await;
+                return Ok((message, notice));
+            }
+        }
+    }
+}
+
+/// The neutral notice a blocked visitor's widget shows after each message (I10), if the
+/// conversation is blocked.
+pub async fn blocked_notice(state: &AppState, id: ConversationId) -> Option<&'static str> {
+    match state.store.inbox_is_blocked(id).await {
+        Ok(true) => Some(BLOCKED_NOTICE),
+        Ok(false) => None,
+        Err(error) => {
+            tracing::error!(%error, "could not check whether a conversation is blocked");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +250,14 @@ mod tests {
             Err(AppendError::TooManyAttachments { limit: 2 })
         ));
         assert!(matches!(validate("", 0, &limits), Err(AppendError::Empty)));
+    }
+
+    #[test]
+    fn derived_keys_are_stable_per_source_and_id() {
+        let a = derived_client_id("email", "<abc@example.com>");
+        assert_eq!(a, derived_client_id("email", "<abc@example.com>"));
+        assert_ne!(a, derived_client_id("email", "<abd@example.com>"));
+        assert_ne!(a, derived_client_id("messenger", "<abc@example.com>"));
     }
 
     #[test]

@@ -10,7 +10,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::clock::now_millis;
 use crate::config::{DEMO_IDENTITY_SECRET, DEMO_SITE_KEY};
 use crate::contacts::{sign_token, IdentityClaims};
 use crate::error::HttpError;
@@ -53,7 +52,7 @@ async fn identity_token(
     let request = request.map(|Json(request)| request).unwrap_or_default();
     let email = request.email.unwrap_or_else(|| "ada@example.com".into());
     let name = request.name.unwrap_or_else(|| "Ada Lovelace".into());
-    let exp = u64::try_from(now_millis() / 1000).unwrap_or_default() + DEMO_TOKEN_LIFETIME_SECS;
+    let exp = u64::try_from(state.clock.now() / 1000).unwrap_or_default() + DEMO_TOKEN_LIFETIME_SECS;
     let claims = IdentityClaims {
         email: email.clone(),
         name: Some(name.clone()),

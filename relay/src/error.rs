@@ -1,4 +1,5 @@
-//! Errors by layer: [`StoreError`] from storage, [`HttpError`] at the HTTP boundary.
+//! Errors by layer: [`StoreError`] from storage (defined in `store`), [`HttpError`] at the
+//! HTTP boundary.
 //!
 //! `HttpError` logs the details it is given and answers with a generic, safe `ApiError` body,
 //! so internals (SQL, paths) never reach a browser.
@@ -8,22 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use natter_protocol::{ApiError, ErrorCode};
 
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("not found")]
-    NotFound,
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?}: only sqlite:// is built in so far")]
-    UnsupportedUrl(String),
-    #[error("attachment {0} is not in this conversation or was already sent")]
-    AttachmentUnavailable(String),
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-}
+pub use crate::store::StoreError;
 
 /// An HTTP error: a status, a protocol error code and a message safe to show.
 #[derive(Debug)]

@@ -24,7 +24,7 @@ const MAC_BYTES: usize = 16;
 const SECRET_BYTES: usize = 32;
 
 /// A visitor id the relay issued: the random part, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct VisitorId(pub String);
 
 /// Issues and verifies visitor tokens.

@@ -3,11 +3,15 @@
 //!
 //! # Layout
 //! - [`config`]: layered configuration and every limit.
-//! - [`gateway`]: the visitor socket (hello, identity, history, sending).
-//! - [`conversations`]: the domain; the one `append` every door calls.
-//! - [`store`]: the `Store` trait and its SQLite backend.
-//! - [`bus`]: fan-out of stored events to sockets (in-process; NATS later).
-//! - [`inbox`]: the agent API, its authentication and its socket.
+//! - [`gateway`]: the widget's door, the visitor socket (hello, identity, history, sending).
+//! - [`conversations`]: the domain; `open` and the one `append` every door calls.
+//! - [`jobs`]: the runner of the persisted jobs queue (what must happen after a message).
+//! - [`store`]: records, the storage traits and the SQLite backend.
+//! - [`events`], [`hub`], [`broker`]: what happened; this node's fan-out to its sockets; the
+//!   carrier between nodes (in-memory; NATS later).
+//! - [`presence`]: who is online (I3, W6).
+//! - [`clock`]: the injectable wall clock.
+//! - [`inbox`]: the agent API (the agents' door), its authentication and its socket.
 //! - [`identity`]: signed visitor ids and token helpers.
 //! - [`contacts`]: `identify` (S2): identity tokens, verified and unverified contacts.
 //! - `demo`: the demo site's token signer (`POST /demo/identity-token`).
@@ -19,16 +23,20 @@
 
 pub mod assets;
 pub mod attachments;
-pub mod bus;
-mod clock;
+pub mod broker;
+pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod conversations;
 mod demo;
 pub mod error;
+pub mod events;
 pub mod gateway;
+pub mod hub;
 pub mod identity;
 pub mod inbox;
+pub mod jobs;
+pub mod presence;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -44,11 +52,16 @@ use axum::Router;
 use natter_protocol::agent::Role;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 use crate::assets::Loader;
-use crate::bus::{Bus, InProcessBus};
+use crate::broker::{Broker, MemoryBroker};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::events::NodeId;
+use crate::hub::Hub;
 use crate::identity::VisitorSigner;
+use crate::jobs::JobRunner;
 use crate::store::Store;
 
 /// Everything a request handler or socket task needs. Cheap to clone.
@@ -56,15 +69,37 @@ use crate::store::Store;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn Bus>,
+    /// This node's live fan-out (and, through its broker, the other nodes').
+    pub hub: Arc<Hub>,
+    pub clock: Arc<dyn Clock>,
     /// Agents and visitors online now (inbox dots, I3).
-    pub presence: Arc<inbox::presence::Presence>,
+    pub presence: Arc<presence::Presence>,
+    /// What must happen after a message (emails, webhooks, sends).
+    pub jobs: Arc<JobRunner>,
     pub visitor_signer: VisitorSigner,
     /// `/natter.js`, rendered once at start-up.
     pub loader: Arc<Loader>,
     /// Flips to `true` when the relay shuts down, so socket tasks can close cleanly.
     pub shutdown: watch::Receiver<bool>,
     shutdown_sender: Arc<watch::Sender<bool>>,
+    /// Background tasks (the job runner, the broker feed), awaited on shutdown.
+    tasks: TaskTracker,
+}
+
+/// The parts a relay node is made of that tests or several nodes in one process may share or
+/// replace; [`Parts::default`] is a single node on its own.
+pub struct Parts {
+    pub clock: Arc<dyn Clock>,
+    pub broker: Arc<dyn Broker>,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            broker: Arc::new(MemoryBroker::default()),
+        }
+    }
 }
 
 /// What start-up did that the operator must hear about.
@@ -91,6 +126,14 @@ pub enum StartError {
 /// Opens the store (running migrations), loads the secret, renders the loader and creates the
 /// first admin if there is no agent yet.
 pub async fn start(config: Config) -> Result<(AppState, StartupReport), StartError> {
+    start_with(config, Parts::default()).await
+}
+
+/// [`start`] with the given parts (a test clock, a broker shared with other nodes).
+pub async fn start_with(
+    config: Config,
+    parts: Parts,
+) -> Result<(AppState, StartupReport), StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|error| StartError::DataDir(config.data_dir.display().to_string(), error))?;
     let secret = match &config.secret {
@@ -100,21 +143,35 @@ pub async fn start(config: Config) -> Result<(AppState, StartupReport), StartErr
     };
     let store = store::open(&config.database_url()).await?;
     let (shutdown_sender, shutdown) = watch::channel(false);
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
-    let presence = inbox::presence::Presence::new(
-        bus.clone(),
+    let node = NodeId::random();
+    let hub = Hub::new(node, parts.broker);
+    let presence = presence::Presence::new(
+        hub.clone(),
+        parts.clock.clone(),
         std::time::Duration::from_secs(config.limits.agent_presence_grace_secs),
         std::time::Duration::from_secs(config.limits.visitor_presence_grace_secs),
     );
+    let jobs = Arc::new(JobRunner::new(
+        store.clone(),
+        parts.clock.clone(),
+        config.jobs.clone(),
+        node.0.to_string(),
+    ));
+    let tasks = TaskTracker::new();
+    tasks.spawn(hub.clone().forward_from_broker(shutdown.clone()));
+    tasks.spawn(jobs.clone().run(shutdown.clone()));
     let state = AppState {
         loader: Arc::new(Loader::render(&config.assets.widget_dir)),
         config: Arc::new(config),
         store,
-        bus,
+        hub,
+        clock: parts.clock,
         presence,
+        jobs,
         visitor_signer: VisitorSigner::new(&secret),
         shutdown,
         shutdown_sender: Arc::new(shutdown_sender),
+        tasks,
     };
 
     let mut report = StartupReport::default();
@@ -166,13 +223,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sender = state.shutdown_sender.clone();
+    let stop_tasks = state.shutdown_sender.clone();
+    let tasks = state.tasks.clone();
     let app = router(state);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = sender.send(true);
         })
-        .await
+        .await;
+    // Background tasks stop at the same signal; wait for them, so a job's attempt is never
+    // cut off half-way (its lease would make it run again, but later than it needs to).
+    let _ = stop_tasks.send(true);
+    tasks.close();
+    tasks.wait().await;
+    served
 }
 
 /// [`start`] then [`serve`].

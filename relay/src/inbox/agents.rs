@@ -11,11 +11,10 @@ use uuid::Uuid;
 
 use super::audit::record;
 use super::auth::{self, AgentSession, CreateAgentError};
-use super::store::AgentChanges;
 use super::{require_admin, required_text, store_error, InboxEvent};
-use crate::bus::BusEvent;
-use crate::clock::now_millis;
 use crate::error::{HttpError, StoreError};
+use crate::events::Event;
+use crate::store::AgentChanges;
 use crate::store::AgentRecord;
 use crate::AppState;
 
@@ -28,9 +27,7 @@ fn info(state: &AppState, record: AgentRecord) -> AgentInfo {
 }
 
 fn agents_changed(state: &AppState) {
-    state
-        .bus
-        .publish(BusEvent::Inbox(InboxEvent::AgentsChanged));
+    state.hub.publish(Event::Inbox(InboxEvent::AgentsChanged));
 }
 
 /// `GET /v1/agent/agents`: agents with presence, and groups.
@@ -221,7 +218,7 @@ async fn save_group(
     }
     let group = state
         .store
-        .inbox_save_group(id, &name, &input.members, now_millis())
+        .inbox_save_group(id, &name, &input.members, state.clock.now())
         .await
         .map_err(|error| store_error(error, "name: a group with this name already exists"))?
         .ok_or_else(|| HttpError::not_found("no such group"))?;
@@ -299,7 +296,7 @@ pub async fn create_group_by_emails(
     }
     state
         .store
-        .inbox_save_group(None, name.trim(), &members, now_millis())
+        .inbox_save_group(None, name.trim(), &members, state.clock.now())
         .await
         .map_err(|error| error.to_string())?
         .ok_or_else(|| "the group vanished".to_owned())

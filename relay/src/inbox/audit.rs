@@ -6,9 +6,8 @@ use natter_protocol::agent::AuditLog;
 
 use super::auth::AgentSession;
 use super::require_admin;
-use super::store::NewAuditEntry;
-use crate::clock::now_millis;
 use crate::error::HttpError;
+use crate::store::NewAuditEntry;
 use crate::AppState;
 
 /// Writes one entry. Called after the action succeeded.
@@ -22,7 +21,7 @@ pub async fn record(
     state
         .store
         .audit(NewAuditEntry {
-            at: now_millis(),
+            at: state.clock.now(),
             actor: session.agent.id,
             actor_name: session.agent.name.clone(),
             action,

@@ -21,7 +21,6 @@ use natter_protocol::agent::{
 };
 use natter_protocol::ErrorCode;
 
-use crate::clock::now_millis;
 use crate::error::{HttpError, StoreError};
 use crate::identity::{random_token, token_hash};
 use crate::store::{AgentRecord, NewAgent};
@@ -79,7 +78,7 @@ pub async fn create_agent(
             name: name.into(),
             password_hash,
             role,
-            now: now_millis(),
+            now: state.clock.now(),
         })
         .await?)
 }
@@ -122,7 +121,7 @@ pub async fn login(
 
     let token = random_token();
     let csrf_token = random_token();
-    let now = now_millis();
+    let now = state.clock.now();
     let lifetime_ms = session_lifetime_ms(&state);
     state
         .store
@@ -204,7 +203,7 @@ impl FromRequestParts<AppState> for AgentSession {
             .map(|cookie| cookie.value().to_owned())
             .ok_or_else(|| HttpError::unauthorized("please log in"))?;
         let token_hash = token_hash(&token);
-        let now = now_millis();
+        let now = state.clock.now();
         let session = state
             .store
             .session(&token_hash, now, now + session_lifetime_ms(state))

@@ -8,13 +8,12 @@ use natter_protocol::agent::{ContactPanel, ContactUpdate};
 
 use super::auth::AgentSession;
 use super::conversations::{changed, parse_id, present};
-use super::store::ContactChanges;
 use super::InboxEvent;
-use crate::bus::BusEvent;
-use crate::clock::now_millis;
 use crate::config::Limits;
 use crate::contacts::{validate_details, ContactDetails};
 use crate::error::HttpError;
+use crate::events::Event;
+use crate::store::ContactChanges;
 use crate::AppState;
 
 /// `GET /v1/agent/conversations/{id}/contact`.
@@ -151,11 +150,11 @@ pub async fn update(
     }
     let contact = state
         .store
-        .inbox_update_contact(id, &changes, now_millis())
+        .inbox_update_contact(id, &changes, state.clock.now())
         .await?;
     state
-        .bus
-        .publish(BusEvent::Inbox(InboxEvent::ContactUpdated(contact.clone())));
+        .hub
+        .publish(Event::Inbox(InboxEvent::ContactUpdated(contact.clone())));
     changed(&state, id);
     panel(State(state), _session, Path(id.0.to_string())).await
 }

@@ -15,14 +15,13 @@ use uuid::Uuid;
 
 use super::audit::record;
 use super::auth::AgentSession;
-use super::search::{cursor, fts_query, parse_cursor};
-use super::store::{AssigneeScope, ListQuery};
+use super::search::{cursor, parse_cursor};
 use super::{require_admin, InboxEvent};
-use crate::bus::{BusEvent, Typist};
-use crate::clock::now_millis;
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::HttpError;
+use crate::events::{Event, Typist};
 use crate::store::ConversationRecord;
+use crate::store::{AssigneeScope, ListQuery};
 use crate::AppState;
 
 pub fn parse_id(id: &str) -> Result<ConversationId, HttpError> {
@@ -36,7 +35,7 @@ pub fn present(state: &AppState, record: ConversationRecord) -> ConversationSumm
     let mut summary = record.summary;
     summary.state.visitor_online = state
         .presence
-        .visitor_online(&record.visitor_id, summary.id);
+        .visitor_online(record.visitor_id.as_ref(), summary.id);
     summary
 }
 
@@ -53,8 +52,8 @@ pub async fn load(state: &AppState, id: ConversationId) -> Result<ConversationSu
 /// Tells every console that a conversation changed.
 pub fn changed(state: &AppState, id: ConversationId) {
     state
-        .bus
-        .publish(BusEvent::Inbox(InboxEvent::ConversationChanged(id)));
+        .hub
+        .publish(Event::Inbox(InboxEvent::ConversationChanged(id)));
 }
 
 /// `GET /v1/agent/conversations`.
@@ -82,16 +81,7 @@ pub async fn list(
                     limits.max_search_chars
                 )));
             }
-            match fts_query(q) {
-                Some(fts) => Some(fts),
-                // Only punctuation: nothing can match.
-                None => {
-                    return Ok(Json(ConversationList {
-                        conversations: Vec::new(),
-                        next: None,
-                    }))
-                }
-            }
+            Some(q.to_owned())
         }
         None => None,
     };
@@ -204,8 +194,10 @@ pub async fn send_reply(
         text: reply.text,
         attachments: reply.attachments,
         origin: None,
+        internal: reply.internal,
+        jobs: Vec::new(),
     };
-    match conversations::append_with(&state, incoming, reply.internal).await {
+    match conversations::append(&state, incoming).await {
         Ok(message) => {
             if !reply.internal {
                 // Whoever answers has read what they answer.
@@ -240,7 +232,7 @@ pub async fn mark_read(
 /// Moves the agents' read mark and tells the visitor's widget (W4 "read").
 async fn read_by_agents(state: &AppState, id: ConversationId, up_to: Seq) -> Result<(), HttpError> {
     if let Some(up_to_seq) = state.store.mark_read_by_agents(id, up_to).await? {
-        state.bus.publish(BusEvent::ReadByAgents {
+        state.hub.publish(Event::ReadByAgents {
             conversation_id: id,
             up_to_seq,
         });
@@ -259,7 +251,7 @@ pub async fn typing(
     let id = parse_id(&id)?;
     // 404 for a conversation that does not exist (or was deleted).
     load(&state, id).await?;
-    state.bus.publish(BusEvent::Typing {
+    state.hub.publish(Event::Typing {
         conversation_id: id,
         typist: Typist::Agent {
             agent_id: session.agent.id,
@@ -324,7 +316,7 @@ pub async fn set_blocked(
     let before = load(&state, id).await?;
     let changed_ids = state
         .store
-        .inbox_set_blocked(id, body.blocked, now_millis())
+        .inbox_set_blocked(id, body.blocked, state.clock.now())
         .await?;
     let (action, verb) = if body.blocked {
         ("contact.block", "Blocked")
@@ -371,20 +363,7 @@ pub async fn delete(
     )
     .await?;
     state
-        .bus
-        .publish(BusEvent::Inbox(InboxEvent::ConversationDeleted(id)));
+        .hub
+        .publish(Event::Inbox(InboxEvent::ConversationDeleted(id)));
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The neutral notice a blocked visitor's widget shows after each message (I10), if the
-/// conversation is blocked. The message is stored and acknowledged all the same.
-pub async fn blocked_notice(state: &AppState, id: ConversationId) -> Option<&'static str> {
-    match state.store.inbox_is_blocked(id).await {
-        Ok(true) => Some("Thanks, your message has been received."),
-        Ok(false) => None,
-        Err(error) => {
-            tracing::error!(%error, "could not check whether a conversation is blocked");
-            None
-        }
-    }
 }

@@ -17,8 +17,9 @@ use natter_protocol::{close_code, AgentId, ConversationId};
 use super::auth::AgentSession;
 use super::conversations::present;
 use super::InboxEvent;
-use crate::bus::{BusEvent, BusRecvError, Typist};
 use crate::error::{HttpError, StoreError};
+use crate::events::{Event, Typist};
+use crate::hub::HubRecvError;
 use crate::AppState;
 
 pub async fn upgrade(
@@ -66,7 +67,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let mut subscription = state.bus.subscribe();
+    let mut subscription = state.hub.subscribe();
     let mut shutdown = state.shutdown.clone();
     let agent = session.agent.id;
     // Online while this socket lives, plus the grace period (I3).
@@ -101,14 +102,14 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
             event = subscription.recv() => {
                 let event = match event {
                     Ok(event) => event,
-                    Err(BusRecvError::Lagged) => {
+                    Err(HubRecvError::Lagged) => {
                         let _ = sink.send(close(close_code::GOING_AWAY, "fell behind; reconnect")).await;
                         break;
                     }
-                    Err(BusRecvError::Closed) => break,
+                    Err(HubRecvError::Closed) => break,
                 };
                 // An admin disabled this agent: end the socket now, not at the next request.
-                if matches!(event.as_ref(), BusEvent::Inbox(InboxEvent::AgentsChanged))
+                if matches!(event.as_ref(), Event::Inbox(InboxEvent::AgentsChanged))
                     && !still_enabled(&state, agent).await
                 {
                     let _ = sink.send(close(close_code::UNAUTHORIZED, "account disabled")).await;
@@ -170,10 +171,10 @@ async fn row(
 async fn frames_for(
     state: &AppState,
     agent: AgentId,
-    event: &BusEvent,
+    event: &Event,
 ) -> Result<Vec<AgentServerFrame>, StoreError> {
     let frames = match event {
-        BusEvent::Typing {
+        Event::Typing {
             conversation_id,
             typist,
             typing,
@@ -193,8 +194,8 @@ async fn frames_for(
             }]
         }
         // Read receipts are for the visitor; agents see read state in the row (I4).
-        BusEvent::ReadByAgents { .. } => Vec::new(),
-        BusEvent::MessageStored {
+        Event::ReadByAgents { .. } => Vec::new(),
+        Event::MessageStored {
             message, internal, ..
         } => {
             let Some(conversation) = row(state, message.conversation_id).await? else {
@@ -214,14 +215,14 @@ async fn frames_for(
                 AgentServerFrame::ConversationUpdated { conversation },
             ]
         }
-        BusEvent::Inbox(InboxEvent::ConversationChanged(id)) => match row(state, *id).await? {
+        Event::Inbox(InboxEvent::ConversationChanged(id)) => match row(state, *id).await? {
             Some(conversation) => vec![AgentServerFrame::ConversationUpdated { conversation }],
             None => Vec::new(),
         },
-        BusEvent::Inbox(InboxEvent::ConversationDeleted(id)) => {
+        Event::Inbox(InboxEvent::ConversationDeleted(id)) => {
             vec![AgentServerFrame::ConversationDeleted { id: *id }]
         }
-        BusEvent::Inbox(InboxEvent::VisitorPresence {
+        Event::Inbox(InboxEvent::VisitorPresence {
             site,
             visitor_id,
             conversation,
@@ -246,7 +247,7 @@ async fn frames_for(
                 None => Vec::new(),
             }
         }
-        BusEvent::Inbox(InboxEvent::AgentPresence {
+        Event::Inbox(InboxEvent::AgentPresence {
             agent_id,
             online_since,
         }) => {
@@ -255,11 +256,11 @@ async fn frames_for(
                 online_since: *online_since,
             }]
         }
-        BusEvent::Inbox(InboxEvent::AgentsChanged) => vec![AgentServerFrame::AgentsChanged],
-        BusEvent::Inbox(InboxEvent::SavedResponsesChanged) => {
+        Event::Inbox(InboxEvent::AgentsChanged) => vec![AgentServerFrame::AgentsChanged],
+        Event::Inbox(InboxEvent::SavedResponsesChanged) => {
             vec![AgentServerFrame::SavedResponsesChanged]
         }
-        BusEvent::Inbox(InboxEvent::ContactUpdated(contact)) => {
+        Event::Inbox(InboxEvent::ContactUpdated(contact)) => {
             vec![AgentServerFrame::ContactUpdated {
                 contact: contact.clone(),
             }]

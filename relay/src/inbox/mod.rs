@@ -9,9 +9,10 @@
 //! - [`contacts`]: the contact panel (I12).
 //! - [`saved_responses`]: saved responses and their tags (I6).
 //! - [`audit`]: the audit log (I11).
-//! - [`presence`]: agents and visitors online (I3).
 //! - `live`: the agent socket (I15).
-//! - [`store`]: what the inbox needs from storage.
+//!
+//! Who is online lives in [`crate::presence`]; what the inbox needs from storage is
+//! [`crate::store::InboxStore`].
 
 pub mod agents;
 pub mod audit;
@@ -19,41 +20,18 @@ pub mod auth;
 pub mod contacts;
 pub mod conversations;
 mod live;
-pub mod presence;
 pub mod saved_responses;
 pub mod search;
-pub mod store;
 
 use axum::routing::{get, patch, post, put};
 use axum::Router;
-use natter_protocol::agent::{ContactInfo, Role};
-use natter_protocol::{AgentId, ConversationId, UnixMillis};
+use natter_protocol::agent::Role;
 
 use crate::error::{HttpError, StoreError};
-use crate::identity::VisitorId;
 use crate::AppState;
 use auth::AgentSession;
 
-/// Inbox changes that only agent sockets show (carried by `BusEvent::Inbox`).
-#[derive(Debug, Clone)]
-pub enum InboxEvent {
-    /// Status, assignment, read state or contact of a conversation changed.
-    ConversationChanged(ConversationId),
-    ConversationDeleted(ConversationId),
-    /// A visitor came online or went offline.
-    VisitorPresence {
-        site: String,
-        visitor_id: VisitorId,
-        conversation: Option<ConversationId>,
-    },
-    AgentPresence {
-        agent_id: AgentId,
-        online_since: Option<UnixMillis>,
-    },
-    AgentsChanged,
-    SavedResponsesChanged,
-    ContactUpdated(ContactInfo),
-}
+pub use crate::events::InboxEvent;
 
 pub fn router() -> Router<AppState> {
     use conversations as c;
@@ -104,9 +82,7 @@ pub fn require_admin(session: &AgentSession, what: &str) -> Result<(), HttpError
 /// A store error at the HTTP boundary: a unique-constraint violation becomes a clear 422.
 pub fn store_error(error: StoreError, duplicate: &str) -> HttpError {
     match &error {
-        StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            HttpError::invalid(duplicate)
-        }
+        StoreError::Duplicate(_) => HttpError::invalid(duplicate),
         _ => error.into(),
     }
 }

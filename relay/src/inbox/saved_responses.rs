@@ -12,9 +12,8 @@ use uuid::Uuid;
 
 use super::auth::AgentSession;
 use super::{require_admin, required_text, store_error, InboxEvent};
-use crate::bus::BusEvent;
-use crate::clock::now_millis;
 use crate::error::HttpError;
+use crate::events::Event;
 use crate::AppState;
 
 /// `GET /v1/agent/saved-responses`.
@@ -62,13 +61,13 @@ async fn save(
     let input = validate(state, input)?;
     let saved = state
         .store
-        .save_saved_response(id, &input, now_millis())
+        .save_saved_response(id, &input, state.clock.now())
         .await
         .map_err(|error| store_error(error, DUPLICATE))?
         .ok_or_else(|| HttpError::not_found("no such saved response"))?;
     state
-        .bus
-        .publish(BusEvent::Inbox(InboxEvent::SavedResponsesChanged));
+        .hub
+        .publish(Event::Inbox(InboxEvent::SavedResponsesChanged));
     Ok(saved)
 }
 
@@ -104,7 +103,7 @@ pub async fn delete(
         return Err(HttpError::not_found("no such saved response"));
     }
     state
-        .bus
-        .publish(BusEvent::Inbox(InboxEvent::SavedResponsesChanged));
+        .hub
+        .publish(Event::Inbox(InboxEvent::SavedResponsesChanged));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,130 +1,107 @@
-//! Storage: the [`Store`] trait and its backends, chosen by the database URL.
+//! Storage: the records and the storage traits, one per aggregate, and the backends behind
+//! them, chosen by the database URL.
 //!
-//! The trait speaks in protocol types (`Message`, `ConversationSummary`) plus a few records
-//! that never leave the relay (`AgentRecord`, `ConversationRecord`). Database rows stay
-//! private to each backend.
+//! This module imports no feature module: the domain (`conversations`, `jobs`) and the doors
+//! depend on it, never the other way round. The traits speak protocol types (`Message`,
+//! `ConversationSummary`) and the records of [`records`]; database rows stay private to each
+//! backend, and [`StoreError`] carries no driver type. One conformance suite
+//! ([`conformance`], feature `testing`) runs against every backend.
 
+mod error;
+mod inbox;
+mod records;
 mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use natter_protocol::agent::{AgentProfile, ConversationSummary, Role};
-use natter_protocol::{
-    AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message, Seq, UnixMillis,
-};
+use natter_protocol::agent::{AgentProfile, ConversationSummary};
+use natter_protocol::{AttachmentId, ConversationId, Message, Seq, UnixMillis};
 
+pub use error::StoreError;
+pub use inbox::InboxStore;
+pub use records::*;
 pub use sqlite::SqliteStore;
 
-use crate::attachments::Uploader;
-use crate::contacts::ContactDetails;
-use crate::error::StoreError;
 use crate::identity::VisitorId;
 
 /// How many characters of the newest message the inbox list shows.
 pub const PREVIEW_CHARS: usize = 140;
 
-/// A conversation and the visitor it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationRecord {
-    pub summary: ConversationSummary,
-    pub visitor_id: VisitorId,
-}
-
-/// A message about to be stored. `client_id` is the idempotency key.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub conversation_id: ConversationId,
-    pub client_id: ClientMessageId,
-    pub author: Author,
-    pub channel: Channel,
-    pub text: String,
-    /// Uploaded files to send with it: each must belong to this conversation and not be
-    /// sent yet.
-    pub attachments: Vec<AttachmentId>,
-    pub now: UnixMillis,
-    /// An internal comment (I7): stored, never returned by the visitor-facing reads.
-    pub internal: bool,
-}
-
-/// An uploaded file to record.
-#[derive(Debug, Clone)]
-pub struct NewAttachment {
-    pub id: AttachmentId,
-    pub conversation_id: ConversationId,
-    pub access_token: String,
-    pub name: String,
-    pub content_type: String,
-    pub size: u64,
-    pub uploaded_by: Uploader,
-    pub now: UnixMillis,
-}
-
-/// An uploaded file as the relay knows it.
-#[derive(Debug, Clone)]
-pub struct AttachmentRecord {
-    pub access_token: String,
-    pub name: String,
-    pub content_type: String,
-}
-
-/// The result of [`Store::append_message`].
-#[derive(Debug, Clone)]
-pub struct Appended {
-    pub message: Message,
-    pub conversation: ConversationRecord,
-    /// The `client_id` was already stored: `message` is the earlier copy and nothing changed.
-    pub duplicate: bool,
-}
-
-/// An agent account with what only the relay may see.
-#[derive(Debug, Clone)]
-pub struct AgentRecord {
-    pub profile: AgentProfile,
-    pub password_hash: String,
-    pub disabled: bool,
-}
-
-/// A new agent account.
-#[derive(Debug, Clone)]
-pub struct NewAgent {
-    pub email: String,
-    pub name: String,
-    pub password_hash: String,
-    pub role: Role,
-    pub now: UnixMillis,
-}
-
-/// A live agent session, found by the hash of its cookie.
-#[derive(Debug, Clone)]
-pub struct SessionRecord {
-    pub agent: AgentRecord,
-    pub csrf_token: String,
-}
-
-/// A contact as the relay knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactRecord {
-    pub id: String,
-    pub email: String,
-    pub verified: bool,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub company: Option<String>,
-}
-
-/// The two read marks of a conversation, as sequence numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadMarks {
-    /// The visitor has seen every message up to here (W9).
-    pub seen_by_visitor: Seq,
-    /// Agents have read every message up to here (W4 "read").
-    pub read_by_agents: Seq,
-}
-
+/// Conversations and their messages: opening, the one-transaction append, history, read marks.
 #[async_trait]
-pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
-    /// Records that a visitor is here now (creating the visitor on first sight). Returns
-    /// `false` for a visitor id that was forgotten (logout): it must not be used again.
-    async fn touch_visitor(
+pub trait ConversationStore: Send + Sync {
+    /// The conversation this visitor sees on this site: their verified contact's (newest), or
+    /// else their own, if they have written before.
+    async fn visitor_conversation(
+        &self,
+        site: &str,
+        visitor: &VisitorId,
+    ) -> Result<Option<ConversationRecord>, StoreError>;
+
+    /// The conversation `key` names on this site, created if needed (channel-neutral: by
+    /// visitor, by contact address or by external thread id). Safe under concurrency: two
+    /// callers with the same key get the same conversation.
+    async fn open_conversation(
+        &self,
+        site: &str,
+        key: &ConversationKey,
+        now: UnixMillis,
+    ) -> Result<ConversationRecord, StoreError>;
+
+    /// In one transaction: stores a message durably with the next sequence number, keeps the
+    /// inbox state in step (a customer message reopens the conversation, marks it unread and
+    /// starts the "waiting" clock; an agent reply stops it; internal comments change neither)
+    /// and enqueues the message's jobs. A `client_id` already stored in that conversation
+    /// changes nothing and returns the stored message (`duplicate: true`). Returns only after
+    /// the commit: an error means nothing of it was stored.
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
+
+
+    /// The newest `limit` messages in ascending order, and whether older ones exist. Only what
+    /// a visitor may see: internal comments are left out (I7).
+    async fn recent_messages(
+        &self,
+        conversation: ConversationId,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), StoreError>;
+
+    /// Messages with `seq > after`, ascending, at most `limit`. Internal comments are left
+    /// out (I7), so `seq` may skip numbers.
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    /// Conversations by newest activity first.
+    async fn list_conversations(&self, limit: u32) -> Result<Vec<ConversationSummary>, StoreError>;
+
+    /// Records that the visitor has seen the thread up to `up_to` (capped at the newest
+    /// message; never moves back). Returns the recorded value.
+    async fn mark_seen_by_visitor(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Seq, StoreError>;
+    /// never moves back). Returns the new mark if it moved, `None` if it did not.
+    async fn mark_read_by_agents(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Option<Seq>, StoreError>;
+
+    /// How far the visitor has seen the thread, and how far agents have read it.
+    async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError>;
+}
+
+/// Visitors (one device each) and the contacts they are known as (I16, S2).
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+async fn touch_visitor(
         &self,
         site: &str,
         visitor: &VisitorId,
@@ -160,47 +137,11 @@ pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
 
     /// Forgets a visitor id (logout): unlinks its contact and retires the id for good.
     async fn forget_visitor(&self, visitor: &VisitorId, now: UnixMillis) -> Result<(), StoreError>;
+}
 
-    /// The conversation this visitor sees on this site: their verified contact's (newest), or
-    /// else their own, if they have written before.
-    async fn visitor_conversation(
-        &self,
-        site: &str,
-        visitor: &VisitorId,
-    ) -> Result<Option<ConversationRecord>, StoreError>;
-
-    /// The visitor's conversation on this site, created if needed. Safe under concurrency:
-    /// two callers for the same visitor get the same conversation.
-    async fn open_visitor_conversation(
-        &self,
-        site: &str,
-        visitor: &VisitorId,
-        now: UnixMillis,
-    ) -> Result<ConversationRecord, StoreError>;
-
-    /// Stores a message durably with the next sequence number, unless its `client_id` is
-    /// already stored in that conversation (then returns the stored one, `duplicate: true`).
-    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
-
-    /// The newest `limit` messages in ascending order, and whether older ones exist. Only what
-    /// a visitor may see: internal comments are left out (I7).
-    async fn recent_messages(
-        &self,
-        conversation: ConversationId,
-        limit: u32,
-    ) -> Result<(Vec<Message>, bool), StoreError>;
-
-    /// Messages with `seq > after`, ascending, at most `limit`. Internal comments are left
-    /// out (I7), so `seq` may skip numbers.
-    async fn messages_after(
-        &self,
-        conversation: ConversationId,
-        after: Seq,
-        limit: u32,
-    ) -> Result<Vec<Message>, StoreError>;
-
-    /// Conversations by newest activity first.
-    async fn list_conversations(&self, limit: u32) -> Result<Vec<ConversationSummary>, StoreError>;
+/// Agent accounts and their sessions (I1).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
 
     async fn agent_count(&self) -> Result<u64, StoreError>;
 
@@ -227,38 +168,80 @@ pub trait Store: crate::inbox::store::InboxStore + Send + Sync + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
 
-    /// Records that the visitor has seen the thread up to `up_to` (capped at the newest
-    /// message; never moves back). Returns the recorded value.
-    async fn mark_seen_by_visitor(
-        &self,
-        conversation: ConversationId,
-        up_to: Seq,
-    ) -> Result<Seq, StoreError>;
-
-    /// Records that agents have read the thread up to `up_to` (capped at the newest message;
-    /// never moves back). Returns the new mark if it moved, `None` if it did not.
-    async fn mark_read_by_agents(
-        &self,
-        conversation: ConversationId,
-        up_to: Seq,
-    ) -> Result<Option<Seq>, StoreError>;
-
-    /// How far the visitor has seen the thread, and how far agents have read it.
-    async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError>;
+/// Uploaded files (W8, I13).
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
 
     async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError>;
 
     async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRecord>, StoreError>;
+}
+
+/// The persisted jobs queue: what must happen after a message (emails, webhooks, sends) with
+/// `run_at`, attempts and backoff. Claiming leases a job to one worker, so several nodes never
+/// run one job at once; a worker that dies loses its lease when `locked_until` passes.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Enqueues a job on its own (jobs that follow a message go with
+    /// [`ConversationStore::append_message`]). Returns `false` when a job with the same
+    /// `dedupe_key` exists already.
+    async fn enqueue_job(&self, job: NewJob, now: UnixMillis) -> Result<bool, StoreError>;
+
+    /// Leases up to `limit` due jobs (pending, `run_at <= now`, not leased by a live worker)
+    /// to `worker` until `now + lease_ms`, oldest first, counting the attempt.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: UnixMillis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// The job ran: it is done. Returns `false` if `worker` no longer holds its lease.
+    async fn complete_job(&self, id: &str, worker: &str, now: UnixMillis)
+        -> Result<bool, StoreError>;
+
+    /// The attempt failed: run it again at `run_at`, or give up (`failed`) when `run_at` is
+    /// `None`. Returns `false` if `worker` no longer holds its lease.
+    async fn fail_job(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        run_at: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Cancels pending jobs with this dedupe key (e.g. an unread-reply email once the visitor
+    /// has seen the reply). Returns how many were cancelled.
+    async fn cancel_jobs(&self, dedupe_key: &str) -> Result<u64, StoreError>;
+
+    /// One job's state, or `None` if there is no such job (cancelled jobs are deleted).
+    async fn job_status(&self, id: &str) -> Result<Option<JobStatus>, StoreError>;
+
+    /// The ids of the jobs with this dedupe key (any state).
+    async fn jobs_with_key(&self, dedupe_key: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Everything a backend provides. Handlers reach it as `state.store`.
+#[async_trait]
+pub trait Store:
+    ConversationStore + ContactStore + AccountStore + AttachmentStore + JobStore + InboxStore
+    + Send
+    + Sync
+    + 'static
+{
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// Opens the store a database URL names (`sqlite://…`), running its migrations.
-pub async fn open(database_url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if database_url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(database_url).await?))
+        Ok(Arc::new(SqliteStore::open(database_url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(database_url.to_owned()))
     }
@@ -277,4 +260,20 @@ pub fn preview(text: &str) -> String {
 pub fn visitor_label(visitor: &VisitorId) -> String {
     let short: String = visitor.0.chars().take(6).collect();
     format!("Visitor {short}")
+}
+
+/// How the inbox names a conversation's person until a name or email is known: the web
+/// visitor, or the sender's address or thread on another channel.
+pub fn conversation_label(visitor: Option<&VisitorId>, external_thread: Option<&str>) -> String {
+    match (visitor, external_thread) {
+        (Some(visitor), _) => visitor_label(visitor),
+        (None, Some(thread)) => match thread.strip_prefix("address:") {
+            Some(address) => address.to_owned(),
+            None => {
+                let short: String = thread.chars().take(8).collect();
+                format!("Thread {short}")
+            }
+        },
+        (None, None) => "Contact".to_owned(),
+    }
 }

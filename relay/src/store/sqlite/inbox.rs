@@ -10,18 +10,19 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::search::fts_query;
 use super::{
     agent_from_row, channel_name, conversation_from_row, message_from_row, parse_channel,
     parse_uuid, role_name, SqliteStore, AGENT_COLUMNS, MESSAGE_COLUMNS,
 };
-use crate::error::StoreError;
-use crate::inbox::store::{
-    AgentChanges, AssigneeScope, ContactChanges, InboxStore, ListQuery, NewAuditEntry,
+use crate::store::{
+    AgentChanges, AgentRecord, AssigneeScope, ContactChanges, ConversationRecord, InboxStore,
+    ListQuery, NewAuditEntry, StoreError,
 };
-use crate::store::{AgentRecord, ConversationRecord};
 
 /// A conversation with its inbox state and its contact.
-const INBOX_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, c.last_seq, c.last_activity_at,
+const INBOX_SELECT: &str =
+    "SELECT c.id, c.site, c.visitor_id, c.external_thread_id, c.last_seq, c.last_activity_at,
         c.last_message_preview, c.created_at, c.status, c.assigned_agent_id, c.assigned_group_id,
         c.unread, c.awaiting_reply_since, c.blocked, c.channel,
         k.id AS contact_id, k.email AS contact_email, k.name AS contact_name,
@@ -107,37 +108,6 @@ impl SqliteStore {
 
 #[async_trait]
 impl InboxStore for SqliteStore {
-    async fn inbox_after_append(
-        &self,
-        conversation: ConversationId,
-        from_visitor: bool,
-        internal: bool,
-        now: UnixMillis,
-    ) -> Result<(), StoreError> {
-        let sql = if internal {
-            return Ok(());
-        } else if from_visitor {
-            // A blocked contact's or visitor's new conversation is blocked too.
-            "UPDATE conversations SET status = 'open', unread = 1,
-                 awaiting_reply_since = COALESCE(awaiting_reply_since, ?2),
-                 blocked = blocked
-                     OR EXISTS (SELECT 1 FROM visitors v
-                                WHERE v.id = conversations.visitor_id AND v.blocked_at IS NOT NULL)
-                     OR EXISTS (SELECT 1 FROM contacts k
-                                WHERE k.id = conversations.contact_id AND k.blocked_at IS NOT NULL)
-             WHERE id = ?1"
-        } else {
-            "UPDATE conversations SET unread = 0, awaiting_reply_since = NULL
-             WHERE id = ?1 AND ?2 IS NOT NULL"
-        };
-        sqlx::query(sql)
-            .bind(conversation.0.to_string())
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn inbox_conversation(
         &self,
         id: ConversationId,
@@ -176,14 +146,18 @@ impl InboxStore for SqliteStore {
                 binds.push(Bind::Text(agent.0.to_string()));
             }
         }
-        if let Some(search) = &query.search {
+        if let Some(typed) = &query.search {
+            // Only punctuation: nothing can match.
+            let Some(search) = fts_query(typed) else {
+                return Ok(Vec::new());
+            };
             // Few hits: look them up by id and sort them. Many hits: walk the list in activity
             // order and stop at the page's end (`+` keeps SQLite off the id index).
             let hits: i64 = sqlx::query_scalar(
                 "SELECT (SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1)
                       + (SELECT count(*) FROM contacts_fts WHERE contacts_fts MATCH ?1)",
             )
-            .bind(search)
+            .bind(&search)
             .fetch_one(&self.pool)
             .await?;
             let walk = if hits > SEARCH_WALK_ABOVE_HITS {

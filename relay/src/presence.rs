@@ -3,7 +3,10 @@
 //! A socket registers and holds a [`PresenceGuard`]; when the last socket of someone closes
 //! they stay online for a grace period (`Limits::agent_presence_grace_secs`,
 //! `visitor_presence_grace_secs`), so a page reload or a short network drop does not flicker
-//! the dots. Changes are published on the bus as [`InboxEvent`]s for the agent sockets.
+//! the dots. Changes are published on the hub as [`InboxEvent`]s for the agent sockets.
+//!
+//! Presence is this node's: the sockets it holds. Several nodes will share it through the
+//! broker (the PostgreSQL + NATS issue); the doors only use the methods below.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,9 +14,9 @@ use std::time::Duration;
 
 use natter_protocol::{AgentId, ConversationId, UnixMillis};
 
-use super::InboxEvent;
-use crate::bus::{Bus, BusEvent};
-use crate::clock::now_millis;
+use crate::clock::Clock;
+use crate::events::{Event, InboxEvent};
+use crate::hub::Hub;
 use crate::identity::VisitorId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,7 +36,8 @@ struct Entry {
 }
 
 pub struct Presence {
-    bus: Arc<dyn Bus>,
+    hub: Arc<Hub>,
+    clock: Arc<dyn Clock>,
     agent_grace: Duration,
     visitor_grace: Duration,
     entries: Mutex<HashMap<Key, Entry>>,
@@ -52,9 +56,15 @@ impl Drop for PresenceGuard {
 }
 
 impl Presence {
-    pub fn new(bus: Arc<dyn Bus>, agent_grace: Duration, visitor_grace: Duration) -> Arc<Self> {
+    pub fn new(
+        hub: Arc<Hub>,
+        clock: Arc<dyn Clock>,
+        agent_grace: Duration,
+        visitor_grace: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            bus,
+            hub,
+            clock,
             agent_grace,
             visitor_grace,
             entries: Mutex::new(HashMap::new()),
@@ -98,7 +108,7 @@ impl Presence {
                 entry.conversation = conversation;
             }
             if entry.online_since.is_none() {
-                entry.online_since = Some(now_millis());
+                entry.online_since = Some(self.clock.now());
                 true
             } else {
                 false
@@ -166,7 +176,7 @@ impl Presence {
                     conversation,
                 },
             };
-            self.bus.publish(BusEvent::Inbox(event));
+            self.hub.publish(Event::Inbox(event));
         }
     }
 
@@ -188,7 +198,7 @@ impl Presence {
                 },
             }
         };
-        self.bus.publish(BusEvent::Inbox(event));
+        self.hub.publish(Event::Inbox(event));
     }
 
     /// Since when the agent is online, if they are.
@@ -206,9 +216,13 @@ impl Presence {
     }
 
     /// Whether the visitor (or another device showing this conversation) is online.
-    pub fn visitor_online(&self, visitor: &VisitorId, conversation: ConversationId) -> bool {
+    pub fn visitor_online(
+        &self,
+        visitor: Option<&VisitorId>,
+        conversation: ConversationId,
+    ) -> bool {
         let entries = self.entries();
-        entries.contains_key(&Key::Visitor(visitor.clone()))
+        visitor.is_some_and(|visitor| entries.contains_key(&Key::Visitor(visitor.clone())))
             || entries.iter().any(|(key, entry)| {
                 matches!(key, Key::Visitor(_)) && entry.conversation == Some(conversation)
             })
@@ -218,21 +232,28 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::InProcessBus;
+    use crate::broker::MemoryBroker;
+    use crate::clock::SystemClock;
+    use crate::events::NodeId;
     use uuid::Uuid;
 
     #[tokio::test(start_paused = true)]
     async fn an_agent_stays_online_for_the_grace_period_after_the_last_socket() {
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
-        let mut events = bus.subscribe();
-        let presence = Presence::new(bus, Duration::from_secs(10), Duration::from_secs(1));
+        let hub = Hub::new(NodeId::random(), Arc::new(MemoryBroker::default()));
+        let mut events = hub.subscribe();
+        let presence = Presence::new(
+            hub,
+            Arc::new(SystemClock),
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+        );
         let agent = AgentId(Uuid::from_u128(1));
         let first = presence.agent_connected(agent);
         let second = presence.agent_connected(agent);
         assert!(presence.agent_online_since(agent).is_some());
         assert!(matches!(
             events.recv().await.unwrap().as_ref(),
-            BusEvent::Inbox(InboxEvent::AgentPresence {
+            Event::Inbox(InboxEvent::AgentPresence {
                 online_since: Some(_),
                 ..
             })
@@ -257,7 +278,7 @@ mod tests {
         );
         assert!(matches!(
             events.recv().await.unwrap().as_ref(),
-            BusEvent::Inbox(InboxEvent::AgentPresence {
+            Event::Inbox(InboxEvent::AgentPresence {
                 online_since: None,
                 ..
             })

@@ -1,82 +1,21 @@
-//! What the inbox needs from storage, as a supertrait of [`crate::store::Store`], so every
-//! backend implements it and handlers reach it through `state.store`. The SQLite
-//! implementation is in `store/sqlite/inbox.rs`.
+//! What the agent inbox needs from storage (I2–I16): the list, the thread, conversation
+//! state, contacts, accounts, groups, saved responses and the audit log. Every backend
+//! implements it; the SQLite implementation is in `sqlite/inbox.rs`.
 
 use async_trait::async_trait;
 use natter_protocol::agent::{
-    AgentMessage, AuditEntry, ContactId, ContactInfo, ConversationStatus, Group, GroupId, Role,
+    AgentMessage, AuditEntry, ContactId, ContactInfo, ConversationStatus, Group, GroupId,
     SavedResponse, SavedResponseId, SavedResponseInput,
 };
-use natter_protocol::{AgentId, Channel, ConversationId, UnixMillis};
+use natter_protocol::{AgentId, ConversationId, UnixMillis};
 
-use crate::error::StoreError;
-use crate::store::{AgentRecord, ConversationRecord};
-
-/// Whose conversations the list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssigneeScope {
-    All,
-    Unassigned,
-    /// Assigned to this agent, or to one of their groups and to no agent.
-    Mine(AgentId),
-}
-
-/// A validated list request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListQuery {
-    pub status: Option<ConversationStatus>,
-    pub assignee: AssigneeScope,
-    pub channel: Option<Channel>,
-    /// An FTS5 query (already made safe by `inbox::search::fts_query`).
-    pub search: Option<String>,
-    pub blocked: bool,
-    /// Keyset cursor: strictly after this `(last_activity_at, id)` in list order.
-    pub after: Option<(UnixMillis, String)>,
-    pub limit: u32,
-}
-
-/// Contact changes, validated. Outer `None`: unchanged; `Some(None)`: cleared.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContactChanges {
-    pub email: Option<String>,
-    pub name: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
-    pub company: Option<Option<String>>,
-}
-
-/// An audit log entry to write.
-#[derive(Debug, Clone)]
-pub struct NewAuditEntry {
-    pub at: UnixMillis,
-    pub actor: AgentId,
-    pub actor_name: String,
-    pub action: &'static str,
-    pub subject: String,
-    pub details: String,
-}
-
-/// Agent account changes, validated (`password_hash` already hashed).
-#[derive(Debug, Clone, Default)]
-pub struct AgentChanges {
-    pub name: Option<String>,
-    pub role: Option<Role>,
-    pub disabled: Option<bool>,
-    pub password_hash: Option<String>,
-}
+use super::{
+    AgentChanges, AgentRecord, ContactChanges, ConversationRecord, ListQuery, NewAuditEntry,
+    StoreError,
+};
 
 #[async_trait]
 pub trait InboxStore: Send + Sync {
-    /// Keeps the inbox state in step with a stored message: a visitor message reopens the
-    /// conversation, marks it unread and starts the "waiting" clock; an agent reply (not an
-    /// internal comment) stops it and counts as reading.
-    async fn inbox_after_append(
-        &self,
-        conversation: ConversationId,
-        from_visitor: bool,
-        internal: bool,
-        now: UnixMillis,
-    ) -> Result<(), StoreError>;
-
     /// One conversation with its inbox state and contact (`visitor_online` is not stored).
     async fn inbox_conversation(
         &self,

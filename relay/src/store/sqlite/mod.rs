@@ -1,5 +1,11 @@
 //! The embedded default store: SQLite in WAL mode with `synchronous = FULL`, so a message is
 //! on disk before the relay acknowledges it (R2).
+//!
+//! A connection whose transaction state is in doubt never goes back to the pool: after a
+//! failed write (disk full, I/O error) SQLite may have rolled the transaction back by itself,
+//! sqlx's own bookkeeping then disagrees with it, and the next `begin` on that connection
+//! would open a savepoint inside a transaction nobody commits — holding the write lock and
+//! "committing" messages that are never written. See [`connection_is_clean`].
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,26 +17,84 @@ use natter_protocol::{
     MessageId, Seq, UnixMillis,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    preview, visitor_label, AgentRecord, Appended, AttachmentRecord, ContactRecord,
-    ConversationRecord, NewAgent, NewAttachment, NewMessage, ReadMarks, SessionRecord, Store,
+    attachment_url, conversation_label, preview, AccountStore, AgentRecord, Appended,
+    AttachmentRecord, AttachmentStore, ContactDetails, ContactRecord, ContactStore,
+    ConversationKey, ConversationRecord, ConversationStore, InboxStore, NewAgent, NewAttachment,
+    NewMessage, ReadMarks, SessionRecord, Store, StoreError,
 };
-use crate::attachments::url as attachment_url;
-use crate::contacts::ContactDetails;
-use crate::error::StoreError;
 use crate::identity::VisitorId;
-use crate::inbox::store::InboxStore;
 
 /// Connections in the pool. SQLite serialises writers anyway; a few readers help the inbox.
 const MAX_CONNECTIONS: u32 = 8;
 /// How long a writer waits for the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-// The inbox's queries (`InboxStore`) live in `sqlite/inbox.rs`.
+// The inbox's queries (`InboxStore`) live in `sqlite/inbox.rs`, the jobs queue in `jobs.rs`.
 mod inbox;
+mod jobs;
+mod search;
+
+/// SQLite's primary result codes that mean "not now" rather than "never": the write may
+/// succeed once the condition clears (<https://www.sqlite.org/rescode.html>).
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_NOMEM: i64 = 7;
+const SQLITE_READONLY: i64 = 8;
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Duplicate(db.message().to_owned())
+            }
+            sqlx::Error::Database(db) => {
+                let primary = db
+                    .code()
+                    .and_then(|code| code.parse::<i64>().ok())
+                    .map(|code| code & 0xff);
+                match primary {
+                    Some(
+                        SQLITE_BUSY | SQLITE_LOCKED | SQLITE_NOMEM | SQLITE_READONLY
+                        | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN,
+                    ) => Self::Unavailable(db.message().to_owned()),
+                    _ => Self::Backend(db.message().to_owned()),
+                }
+            }
+            sqlx::Error::Io(error) => Self::Unavailable(error.to_string()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                Self::Unavailable(error.to_string())
+            }
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                Self::Corrupt(error.to_string())
+            }
+            other => Self::Backend(other.to_string()),
+        }
+    }
+}
+
+/// Whether a connection is outside any transaction, both as sqlx counts and as SQLite itself
+/// says: a plain `BEGIN` fails inside a transaction (and costs no lock or I/O outside one,
+/// being deferred and rolled back at once). Used on the ack path, after a commit.
+async fn connection_is_clean(connection: &mut SqliteConnection) -> bool {
+    if connection.is_in_transaction() {
+        return false;
+    }
+    match sqlx::query("BEGIN").execute(&mut *connection).await {
+        Ok(_) => sqlx::query("ROLLBACK")
+            .execute(&mut *connection)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -46,21 +110,35 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            // A failed ROLLBACK (the transaction was already gone) leaves sqlx counting one
+            // open: such a connection is closed rather than reused (cheap: no statement runs).
+            .after_release(|connection, _| {
+                Box::pin(async move {
+                    let clean = !connection.is_in_transaction();
+                    if !clean {
+                        tracing::warn!("closing a database connection left inside a transaction");
+                    }
+                    Ok(clean)
+                })
+            })
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Migration(error.to_string()))?;
         Ok(Self { pool })
     }
 }
 
-const CONVERSATION_COLUMNS: &str = "id, site, visitor_id, last_seq, last_activity_at, \
-                                    last_message_preview, created_at";
+const CONVERSATION_COLUMNS: &str = "id, site, visitor_id, external_thread_id, last_seq, \
+                                    last_activity_at, last_message_preview, created_at";
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, client_id, author_kind, agent_id, author_name, channel, body, created_at";
 const AGENT_COLUMNS: &str = "id, email, name, password_hash, role, disabled";
 
 #[async_trait]
-impl Store for SqliteStore {
+impl ContactStore for SqliteStore {
     async fn touch_visitor(
         &self,
         site: &str,
@@ -249,7 +327,10 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl ConversationStore for SqliteStore {
     async fn visitor_conversation(
         &self,
         site: &str,
@@ -275,35 +356,30 @@ impl Store for SqliteStore {
         row.as_ref().map(conversation_from_row).transpose()
     }
 
-    async fn open_visitor_conversation(
+    async fn open_conversation(
         &self,
         site: &str,
-        visitor: &VisitorId,
+        key: &ConversationKey,
         now: UnixMillis,
     ) -> Result<ConversationRecord, StoreError> {
-        if let Some(existing) = self.visitor_conversation(site, visitor).await? {
-            return Ok(existing);
+        match key {
+            ConversationKey::Visitor(visitor) => {
+                self.open_visitor_conversation(site, visitor, now).await
+            }
+            ConversationKey::ContactAddress { address, channel } => {
+                self.open_contact_conversation(site, address, *channel, now)
+                    .await
+            }
+            ConversationKey::ExternalThread { channel, thread_id } => {
+                self.open_thread_conversation(site, *channel, thread_id, None, now)
+                    .await
+            }
         }
-        // INSERT … DO NOTHING on the unique (site, visitor_id) index makes concurrent first
-        // messages from two tabs converge on one conversation.
-        sqlx::query(
-            "INSERT INTO conversations (id, site, visitor_id, contact_id, last_activity_at, created_at)
-             VALUES (?1, ?2, ?3, (SELECT contact_id FROM visitors WHERE id = ?3), ?4, ?4)
-             ON CONFLICT (site, visitor_id) DO NOTHING",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(site)
-        .bind(&visitor.0)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.visitor_conversation(site, visitor)
-            .await?
-            .ok_or(StoreError::NotFound)
     }
 
     async fn append_message(&self, new: NewMessage) -> Result<Appended, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut connection = self.pool.acquire().await?;
+        let mut transaction = connection.begin().await?;
         // The first statement writes, so the transaction takes SQLite's write lock at once
         // (waiting up to the busy timeout) instead of failing later on a stale read snapshot.
         let sql = format!(
@@ -321,12 +397,6 @@ impl Store for SqliteStore {
         let conversation = conversation_from_row(&row)?;
         let seq = conversation.summary.message_count;
 
-        let (author_kind, agent_id, author_name) = match &new.author {
-            Author::Visitor => ("visitor", None, None),
-            Author::Agent { agent_id, name } => {
-                ("agent", Some(agent_id.0.to_string()), Some(name.clone()))
-            }
-        };
         let message = Message {
             id: MessageId(Uuid::new_v4()),
             conversation_id: new.conversation_id,
@@ -338,72 +408,27 @@ impl Store for SqliteStore {
             sent_at: new.now,
             attachments: Vec::new(),
         };
-        let inserted = sqlx::query(
-            "INSERT INTO messages
-                 (id, conversation_id, seq, client_id, author_kind, agent_id, author_name,
-                  channel, body, created_at, internal)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (conversation_id, client_id) DO NOTHING",
-        )
-        .bind(message.id.0.to_string())
-        .bind(message.conversation_id.0.to_string())
-        .bind(seq as i64)
-        .bind(message.client_id.0.to_string())
-        .bind(author_kind)
-        .bind(agent_id)
-        .bind(author_name)
-        .bind(channel_name(message.channel))
-        .bind(&message.text)
-        .bind(message.sent_at)
-        .bind(new.internal)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
-
-        if inserted == 1 {
-            for (position, attachment) in (0_i64..).zip(&new.attachments) {
-                let claimed = sqlx::query(
-                    "UPDATE attachments SET message_id = ?1, position = ?4
-                     WHERE id = ?2 AND conversation_id = ?3 AND message_id IS NULL",
-                )
-                .bind(message.id.0.to_string())
-                .bind(attachment.0.to_string())
-                .bind(message.conversation_id.0.to_string())
-                .bind(position)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                if claimed == 0 {
-                    transaction.rollback().await?;
-                    return Err(StoreError::AttachmentUnavailable(attachment.0.to_string()));
-                }
-            }
-        }
-        if inserted == 0 {
+        if !insert_message(&mut transaction, &message, new.internal).await? {
             // A resend: undo the sequence bump and hand back what was stored the first time.
             transaction.rollback().await?;
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND client_id = ?2"
-            );
-            let row = sqlx::query(&sql)
-                .bind(new.conversation_id.0.to_string())
-                .bind(new.client_id.0.to_string())
-                .fetch_one(&self.pool)
-                .await?;
-            let conversation = self
-                .inbox_conversation(new.conversation_id)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let mut stored = vec![message_from_row(&row)?];
-            self.fill_attachments(&mut stored).await?;
-            let message = stored.pop().ok_or(StoreError::NotFound)?;
-            return Ok(Appended {
-                message,
-                conversation,
-                duplicate: true,
-            });
+            drop(connection);
+            return self.stored_copy(&new).await;
+        }
+        claim_attachments(&mut transaction, &message, &new.attachments).await?;
+        update_inbox_state(&mut transaction, &message, new.internal).await?;
+        for job in &new.jobs {
+            jobs::insert(&mut transaction, job, new.now).await?;
         }
         transaction.commit().await?;
+        // An ack must only ever follow a commit: if SQLite is still inside a transaction here,
+        // this "commit" only released a savepoint of one left open by an earlier failure.
+        if !connection_is_clean(&mut connection).await {
+            connection.close_on_drop();
+            return Err(StoreError::Unavailable(
+                "the write was not committed; the connection was reset".into(),
+            ));
+        }
+        drop(connection);
         let mut stored = vec![message];
         self.fill_attachments(&mut stored).await?;
         let message = stored.pop().ok_or(StoreError::NotFound)?;
@@ -479,6 +504,58 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn mark_seen_by_visitor(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Seq, StoreError> {
+        let seen: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET visitor_seen_seq = MAX(visitor_seen_seq, MIN(?2, last_seq))
+             WHERE id = ?1 RETURNING visitor_seen_seq",
+        )
+        .bind(conversation.0.to_string())
+        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        seen.map(|seen| seen.max(0) as u64)
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn mark_read_by_agents(
+        &self,
+        conversation: ConversationId,
+        up_to: Seq,
+    ) -> Result<Option<Seq>, StoreError> {
+        let read: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET agent_read_seq = MIN(?2, last_seq)
+             WHERE id = ?1 AND agent_read_seq < MIN(?2, last_seq) RETURNING agent_read_seq",
+        )
+        .bind(conversation.0.to_string())
+        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(read.map(|read| read.max(0) as u64))
+    }
+
+    async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError> {
+        let row =
+            sqlx::query("SELECT visitor_seen_seq, agent_read_seq FROM conversations WHERE id = ?1")
+                .bind(conversation.0.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let mark = |column: &str| -> Result<Seq, StoreError> {
+            Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
+        };
+        Ok(ReadMarks {
+            seen_by_visitor: mark("visitor_seen_seq")?,
+            read_by_agents: mark("agent_read_seq")?,
+        })
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
     async fn agent_count(&self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
             .fetch_one(&self.pool)
@@ -589,56 +666,10 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+}
 
-    async fn mark_seen_by_visitor(
-        &self,
-        conversation: ConversationId,
-        up_to: Seq,
-    ) -> Result<Seq, StoreError> {
-        let seen: Option<i64> = sqlx::query_scalar(
-            "UPDATE conversations SET visitor_seen_seq = MAX(visitor_seen_seq, MIN(?2, last_seq))
-             WHERE id = ?1 RETURNING visitor_seen_seq",
-        )
-        .bind(conversation.0.to_string())
-        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await?;
-        seen.map(|seen| seen.max(0) as u64)
-            .ok_or(StoreError::NotFound)
-    }
-
-    async fn mark_read_by_agents(
-        &self,
-        conversation: ConversationId,
-        up_to: Seq,
-    ) -> Result<Option<Seq>, StoreError> {
-        let read: Option<i64> = sqlx::query_scalar(
-            "UPDATE conversations SET agent_read_seq = MIN(?2, last_seq)
-             WHERE id = ?1 AND agent_read_seq < MIN(?2, last_seq) RETURNING agent_read_seq",
-        )
-        .bind(conversation.0.to_string())
-        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(read.map(|read| read.max(0) as u64))
-    }
-
-    async fn read_marks(&self, conversation: ConversationId) -> Result<ReadMarks, StoreError> {
-        let row =
-            sqlx::query("SELECT visitor_seen_seq, agent_read_seq FROM conversations WHERE id = ?1")
-                .bind(conversation.0.to_string())
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        let mark = |column: &str| -> Result<Seq, StoreError> {
-            Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
-        };
-        Ok(ReadMarks {
-            seen_by_visitor: mark("visitor_seen_seq")?,
-            read_by_agents: mark("agent_read_seq")?,
-        })
-    }
-
+#[async_trait]
+impl AttachmentStore for SqliteStore {
     async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO attachments
@@ -673,7 +704,10 @@ impl Store for SqliteStore {
         })
         .transpose()
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -681,6 +715,150 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The visitor's own chat, created if needed.
+    async fn open_visitor_conversation(
+        &self,
+        site: &str,
+        visitor: &VisitorId,
+        now: UnixMillis,
+    ) -> Result<ConversationRecord, StoreError> {
+        if let Some(existing) = self.visitor_conversation(site, visitor).await? {
+            return Ok(existing);
+        }
+        // INSERT … DO NOTHING on the unique (site, visitor_id) index makes concurrent first
+        // messages from two tabs converge on one conversation.
+        sqlx::query(
+            "INSERT INTO conversations (id, site, visitor_id, contact_id, last_activity_at, created_at)
+             VALUES (?1, ?2, ?3, (SELECT contact_id FROM visitors WHERE id = ?3), ?4, ?4)
+             ON CONFLICT (site, visitor_id) DO NOTHING",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(site)
+        .bind(&visitor.0)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.visitor_conversation(site, visitor)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The newest conversation of the contact with this address, or a new one with a new
+    /// unverified contact. New senders converge on one conversation through the thread key
+    /// `address:<address>`.
+    async fn open_contact_conversation(
+        &self,
+        site: &str,
+        address: &str,
+        channel: Channel,
+        now: UnixMillis,
+    ) -> Result<ConversationRecord, StoreError> {
+        let address = address.trim().to_lowercase();
+        let contact_id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM contacts WHERE site = ?1 AND email = ?2
+             ORDER BY email_verified DESC, updated_at DESC LIMIT 1",
+        )
+        .bind(site)
+        .bind(&address)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(contact_id) = &contact_id {
+            let sql = format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations
+                 WHERE site = ?1 AND contact_id = ?2 ORDER BY last_activity_at DESC LIMIT 1"
+            );
+            let row = sqlx::query(&sql)
+                .bind(site)
+                .bind(contact_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return conversation_from_row(&row);
+            }
+        }
+        let contact_id = match contact_id {
+            Some(id) => id,
+            None => {
+                let id = Uuid::new_v4().to_string();
+                sqlx::query(
+                    "INSERT INTO contacts (id, site, email, email_verified, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?4)",
+                )
+                .bind(&id)
+                .bind(site)
+                .bind(&address)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                id
+            }
+        };
+        let thread = format!("address:{address}");
+        self.open_thread_conversation(site, channel, &thread, Some(&contact_id), now)
+            .await
+    }
+
+    /// The conversation of an external thread, created if needed (concurrent callers meet on
+    /// the unique `(site, channel, external_thread_id)` index).
+    async fn open_thread_conversation(
+        &self,
+        site: &str,
+        channel: Channel,
+        thread_id: &str,
+        contact_id: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<ConversationRecord, StoreError> {
+        sqlx::query(
+            "INSERT INTO conversations
+                 (id, site, channel, external_thread_id, contact_id, last_activity_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (site, channel, external_thread_id) DO NOTHING",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(site)
+        .bind(channel_name(channel))
+        .bind(thread_id)
+        .bind(contact_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE site = ?1 AND channel = ?2 AND external_thread_id = ?3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(site)
+            .bind(channel_name(channel))
+            .bind(thread_id)
+            .fetch_one(&self.pool)
+            .await?;
+        conversation_from_row(&row)
+    }
+
+    /// The stored copy of a resent message.
+    async fn stored_copy(&self, new: &NewMessage) -> Result<Appended, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND client_id = ?2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(new.conversation_id.0.to_string())
+            .bind(new.client_id.0.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        let conversation = self
+            .inbox_conversation(new.conversation_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut stored = vec![message_from_row(&row)?];
+        self.fill_attachments(&mut stored).await?;
+        let message = stored.pop().ok_or(StoreError::NotFound)?;
+        Ok(Appended {
+            message,
+            conversation,
+            duplicate: true,
+        })
+    }
+
     /// Loads the attachments of these messages (one query for all of them).
     async fn fill_attachments(&self, messages: &mut [Message]) -> Result<(), StoreError> {
         if messages.is_empty() {
@@ -712,6 +890,113 @@ impl SqliteStore {
             }
         }
         Ok(())
+    }
+}
+
+type SqliteTransaction<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
+
+/// Inserts a message unless its client id is stored in the conversation already. Returns
+/// whether it was inserted.
+async fn insert_message(
+    transaction: &mut SqliteTransaction<'_>,
+    message: &Message,
+    internal: bool,
+) -> Result<bool, StoreError> {
+    let (author_kind, agent_id, author_name) = author_columns(&message.author);
+    let inserted = sqlx::query(
+        "INSERT INTO messages
+             (id, conversation_id, seq, client_id, author_kind, agent_id, author_name,
+              channel, body, created_at, internal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (conversation_id, client_id) DO NOTHING",
+    )
+    .bind(message.id.0.to_string())
+    .bind(message.conversation_id.0.to_string())
+    .bind(i64::try_from(message.seq).unwrap_or(i64::MAX))
+    .bind(message.client_id.0.to_string())
+    .bind(author_kind)
+    .bind(agent_id)
+    .bind(author_name)
+    .bind(channel_name(message.channel))
+    .bind(&message.text)
+    .bind(message.sent_at)
+    .bind(internal)
+    .execute(&mut **transaction)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Gives the message its uploaded files, in the order the sender listed them.
+async fn claim_attachments(
+    transaction: &mut SqliteTransaction<'_>,
+    message: &Message,
+    attachments: &[AttachmentId],
+) -> Result<(), StoreError> {
+    for (position, attachment) in (0_i64..).zip(attachments) {
+        let claimed = sqlx::query(
+            "UPDATE attachments SET message_id = ?1, position = ?4
+             WHERE id = ?2 AND conversation_id = ?3 AND message_id IS NULL",
+        )
+        .bind(message.id.0.to_string())
+        .bind(attachment.0.to_string())
+        .bind(message.conversation_id.0.to_string())
+        .bind(position)
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Err(StoreError::AttachmentUnavailable(attachment.0.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the inbox state in step with a new message: a customer message reopens the
+/// conversation, marks it unread and starts the "waiting" clock (and a blocked contact's or
+/// visitor's new conversation is blocked too); a team reply stops it and counts as reading.
+/// Internal comments change neither.
+async fn update_inbox_state(
+    transaction: &mut SqliteTransaction<'_>,
+    message: &Message,
+    internal: bool,
+) -> Result<(), StoreError> {
+    let sql = if internal || matches!(message.author, Author::System) {
+        return Ok(());
+    } else if message.author.is_customer() {
+        "UPDATE conversations SET status = 'open', unread = 1,
+             awaiting_reply_since = COALESCE(awaiting_reply_since, ?2),
+             blocked = blocked
+                 OR EXISTS (SELECT 1 FROM visitors v
+                            WHERE v.id = conversations.visitor_id AND v.blocked_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM contacts k
+                            WHERE k.id = conversations.contact_id AND k.blocked_at IS NOT NULL)
+         WHERE id = ?1"
+    } else if matches!(message.author, Author::Agent { .. }) {
+        "UPDATE conversations SET unread = 0, awaiting_reply_since = NULL
+         WHERE id = ?1 AND ?2 IS NOT NULL"
+    } else {
+        // A bot's answer is not a person's: the visitor still waits for an agent.
+        return Ok(());
+    };
+    sqlx::query(sql)
+        .bind(message.conversation_id.0.to_string())
+        .bind(message.sent_at)
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
+/// The `author_kind`, `agent_id` and `author_name` columns of an author.
+fn author_columns(author: &Author) -> (&'static str, Option<String>, Option<String>) {
+    match author {
+        Author::Visitor => ("visitor", None, None),
+        Author::Contact { name } => ("contact", None, name.clone()),
+        Author::Agent { agent_id, name } => {
+            ("agent", Some(agent_id.0.to_string()), Some(name.clone()))
+        }
+        Author::Bot { name } => ("bot", None, Some(name.clone())),
+        Author::System => ("system", None, None),
     }
 }
 
@@ -747,13 +1032,14 @@ fn parse_uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
 }
 
 fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRecord, StoreError> {
-    let visitor_id = VisitorId(row.try_get("visitor_id")?);
+    let visitor_id = row.try_get::<Option<String>, _>("visitor_id")?.map(VisitorId);
+    let thread: Option<String> = row.try_get("external_thread_id")?;
     let last_seq: i64 = row.try_get("last_seq")?;
     Ok(ConversationRecord {
         summary: ConversationSummary {
             id: ConversationId(parse_uuid(row, "id")?),
             site: row.try_get("site")?,
-            visitor_label: visitor_label(&visitor_id),
+            visitor_label: conversation_label(visitor_id.as_ref(), thread.as_deref()),
             last_message_preview: row.try_get("last_message_preview")?,
             last_activity_at: row.try_get("last_activity_at")?,
             message_count: last_seq.max(0) as u64,
@@ -767,14 +1053,18 @@ fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRecord, StoreErr
 
 fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
     let author_kind: String = row.try_get("author_kind")?;
+    let name = row.try_get::<Option<String>, _>("author_name")?;
     let author = match author_kind.as_str() {
         "visitor" => Author::Visitor,
+        "contact" => Author::Contact { name },
         "agent" => Author::Agent {
             agent_id: AgentId(parse_uuid(row, "agent_id")?),
-            name: row
-                .try_get::<Option<String>, _>("author_name")?
-                .unwrap_or_default(),
+            name: name.unwrap_or_default(),
         },
+        "bot" => Author::Bot {
+            name: name.unwrap_or_default(),
+        },
+        "system" => Author::System,
         other => return Err(StoreError::Corrupt(format!("author_kind {other:?}"))),
     };
     let channel: String = row.try_get("channel")?;
@@ -860,6 +1150,7 @@ mod tests {
             attachments: Vec::new(),
             now: 1,
             internal: false,
+            jobs: Vec::new(),
         }
     }
 

@@ -1,0 +1,1 @@
+//! Unit tests of the visitor socket over channels (no network).
