@@ -23,7 +23,7 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 12] = [
+const TOP_LEVEL_KEYS: [&str; 13] = [
     "addr",
     "data_dir",
     "database_url",
@@ -36,6 +36,7 @@ const TOP_LEVEL_KEYS: [&str; 12] = [
     "sites",
     "limits",
     "attachments",
+    "jobs",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -437,6 +438,7 @@ mod tests {
             from_example.limits.max_message_chars,
             Limits::default().max_message_chars
         );
+        assert_eq!(from_example.jobs, JobsConfig::default());
     }
 
     #[test]

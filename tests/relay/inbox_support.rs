@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Result};
 use futures_util::StreamExt;
 use natter_protocol::agent::{
     AgentInfo, AgentServerFrame, ConversationDetail, ConversationList, ConversationSummary,
-    NewAgentRequest, Role, CSRF_HEADER,
+    NewAgentRequest, Role,
 };
 use natter_protocol::ConversationId;
 use natter_relay::testing::TestRelay;
@@ -22,24 +22,15 @@ pub const AGENT_PASSWORD: &str = "agent-password-1";
 
 impl AgentClient {
     pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .put(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header(CSRF_HEADER, &self.session.csrf_token)
+        self.with_csrf(reqwest::Method::PUT, path)
     }
 
     pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .patch(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header(CSRF_HEADER, &self.session.csrf_token)
+        self.with_csrf(reqwest::Method::PATCH, path)
     }
 
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .delete(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header(CSRF_HEADER, &self.session.csrf_token)
+        self.with_csrf(reqwest::Method::DELETE, path)
     }
 
     /// GETs JSON, failing on any non-2xx status.

@@ -4,6 +4,7 @@
 mod agent_api;
 mod attachments;
 mod availability;
+mod core;
 mod form;
 mod identity;
 mod inbox_api;

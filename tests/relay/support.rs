@@ -73,22 +73,7 @@ impl VisitorClient {
         client_id: ClientMessageId,
         text: &str,
     ) -> Result<Message> {
-        send_frame(
-            &mut self.socket,
-            &ClientFrame::Send {
-                client_id,
-                text: text.into(),
-                attachments: vec![],
-            },
-        )
-        .await?;
-        match self.next().await? {
-            ServerFrame::Ack {
-                client_id: acked,
-                message,
-            } if acked == client_id => Ok(message),
-            other => bail!("expected ack, got {other:?}"),
-        }
+        self.send_with_files(client_id, text, vec![]).await
     }
 
     /// Sends a message with uploaded files and waits for its acknowledgement.
@@ -233,8 +218,13 @@ impl AgentClient {
 
     /// A POST with the session cookie and the CSRF header.
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.with_csrf(reqwest::Method::POST, path)
+    }
+
+    /// A request that changes something: the session cookie and the CSRF header.
+    pub fn with_csrf(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
             .header(CSRF_HEADER, &self.session.csrf_token)
     }
