@@ -6,29 +6,32 @@
 //! ack → sent, message → append, error → alert and failed), keeps the visitor id (in memory,
 //! and in the cookie when [`Consent`] allows), re-sends every unacknowledged message after a
 //! reconnect with its original `client_id` (the relay's idempotency key), and carries out
-//! `identify` and `reset`, which need a welcomed socket and so wait for one.
+//! `identify` and `reset`, which need a welcomed socket and so wait for one (their rules are in
+//! [`IdentityRequests`]). Each server frame has its own handler, dispatched by [`Chat::frame`].
 //!
-//! Reliability, typing and unread (W4, W7, W9), in the second `impl` block at the end:
+//! Reliability, typing and unread (W4, W7, W9), in the second `impl` block, `typing` and `seen`:
 //! - Every change to the pending messages is mirrored into the persistent [`Outbox`] (when
 //!   consent allows), so a reload shows them again as "sending" and resends them after the
 //!   welcome with the same `client_id`; the relay stores each once, and the thread never shows
 //!   one twice (another tab's copy arrives live and replaces the pending row).
 //! - "Read" comes from `welcome.read_up_to` and `read` frames.
-//! - The visitor's typing goes out as `typing` frames: `true` at most every
-//!   [`TYPING_RENEW_MS`] while typing goes on, `false` after [`TYPING_IDLE_MS`] idle, on send,
-//!   on blur and when the draft is emptied. Agents' typing shows until `typing: false`, their
-//!   message, or [`TYPING_LAPSE_MS`] without renewal.
-//! - [`Chat::unread`] counts team-side (agent and bot) messages after the seen mark (`welcome.seen_up_to`, on any
-//!   device); while the panel is open in a visible page the newest message is reported `seen`
-//!   and the count drops to 0.
+//! - The visitor's typing goes out as `typing` frames (`typing`): `true` at most every few
+//!   seconds while typing goes on, `false` after a few idle seconds, on send, on blur and when
+//!   the draft is emptied. Agents' typing shows until `typing: false`, their message, or
+//!   `TYPING_LAPSE_MS` without renewal.
+//! - [`Chat::unread`] counts team-side (agent and bot) messages after the seen mark
+//!   (`welcome.seen_up_to`, on any device); while the panel is open in a visible page the
+//!   newest message is reported `seen` and the count drops to 0.
 
-use std::{rc::Rc, time::Duration};
+mod seen;
+mod typing;
+
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use natter_protocol::{
-    agent::TYPING_LAPSE_MS,
-    visitor::{AttachmentRules, ClientFrame, ServerFrame},
-    Attachment, ClientMessageId, ErrorCode, Seq, PROTOCOL_VERSION,
+    visitor::{AttachmentRules, ClientFrame, ServerFrame, WidgetSettings},
+    Attachment, ClientMessageId, ConversationId, ErrorCode, Message, Seq, PROTOCOL_VERSION,
 };
 use wasm_bindgen::{closure::Closure, JsCast};
 
@@ -38,18 +41,14 @@ use crate::{
     consent::Consent,
     cookie,
     events::{Emitter, WidgetEvent},
+    form::FormState,
+    identity_requests::IdentityRequests,
     log,
     outbox::{self, Outbox},
     strings::{Locale, Strings},
     thread::{team_name, Pending, Thread},
     upload::Endpoint,
 };
-
-/// While the visitor keeps typing, `typing: true` is repeated at most this often (the agent's
-/// indicator lapses after `TYPING_LAPSE_MS` without a renewal).
-pub const TYPING_RENEW_MS: f64 = 3_000.0;
-/// After this long without a keystroke the visitor is no longer typing.
-pub const TYPING_IDLE_MS: u64 = 4_000;
 
 /// The state of the connection, as the visitor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,17 +92,6 @@ impl Notice {
     }
 }
 
-/// A request from the host that needs a welcomed socket.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Request {
-    #[default]
-    None,
-    /// Not sent yet: goes out after the next welcome.
-    Waiting,
-    /// Sent on the current socket; cleared by its answer. Sent again if the socket drops first.
-    InFlight,
-}
-
 /// What the controller remembers between frames; not rendered.
 #[derive(Default)]
 struct Session {
@@ -116,11 +104,8 @@ struct Session {
     consent: Consent,
     /// The site's consent mode, from the last welcome.
     consent_required: Option<bool>,
-    /// The last `natter('identify', …)` as a frame, and where it stands.
-    identity: Option<ClientFrame>,
-    identify: Request,
-    /// `natter('reset')`: forget the visitor.
-    forget: Request,
+    /// `natter('identify', …)` and `natter('reset')` not answered yet.
+    requests: IdentityRequests,
     /// The visitor has seen the thread up to this seq: the highest of the relay's mark (from
     /// the welcome) and what this page showed in a visible, open panel.
     seen_up_to: Seq,
@@ -165,7 +150,7 @@ pub struct Chat {
     pub attachment_rules: RwSignal<AttachmentRules>,
     /// The email-capture form (W5, W6): the site's form, what the visitor typed into it and
     /// the relay's answers (see `form`).
-    pub form: RwSignal<crate::form::FormState>,
+    pub form: RwSignal<FormState>,
     /// The relay's origin and the site key: uploads go there, attachment URLs are relative to it.
     relay: StoredValue<(String, String)>,
     session: StoredValue<Session>,
@@ -179,13 +164,21 @@ pub struct Chat {
 impl Chat {
     /// Creates the state and opens the connection. Call inside the app's reactive owner.
     pub fn start(boot: &Boot) -> Self {
+        let chat = Self::new(boot);
+        chat.restore_outbox();
+        chat.watch_visibility();
+        chat.connect(boot);
+        chat
+    }
+
+    fn new(boot: &Boot) -> Self {
         // A cookie from an earlier visit was written with consent; keep renewing it.
         let consent = if cookie::read().is_some() {
             Consent::Granted
         } else {
             Consent::Unknown
         };
-        let chat = Self {
+        Self {
             thread: RwSignal::new(Thread::default()),
             status: RwSignal::new(Status::Connecting),
             alert: RwSignal::new(None),
@@ -197,7 +190,7 @@ impl Chat {
             unread: RwSignal::new(0),
             agents_typing: RwSignal::new(Vec::new()),
             attachment_rules: RwSignal::new(AttachmentRules::default()),
-            form: RwSignal::new(crate::form::FormState::default()),
+            form: RwSignal::new(FormState::default()),
             relay: StoredValue::new((boot.relay.clone(), boot.site.clone())),
             session: StoredValue::new(Session {
                 consent,
@@ -207,23 +200,24 @@ impl Chat {
             timers: StoredValue::new_local(Timers::default()),
             connection: StoredValue::new_local(None),
             emitter: StoredValue::new_local(Emitter::new(boot.emit.clone())),
-        };
-        chat.restore_outbox();
-        chat.watch_visibility();
+        }
+    }
+
+    /// Opens the connection to the relay, unless its URL is unusable.
+    fn connect(&self, boot: &Boot) {
         let Some(url) = connection::visitor_ws_url(&boot.relay) else {
             log::error(&format!("the relay URL \"{}\" is not http(s)", boot.relay));
-            chat.status.set(Status::Unavailable);
-            return chat;
+            self.status.set(Status::Unavailable);
+            return;
         };
-        let site = boot.site.clone();
+        let (chat, site) = (*self, boot.site.clone());
         let connection = Connection::new(
             url,
             move || chat.hello(&site),
             move |event| chat.handle(event),
         );
-        chat.connection.set_value(Some(Rc::clone(&connection)));
+        self.connection.set_value(Some(Rc::clone(&connection)));
         connection.start();
-        chat
     }
 
     /// Opens or closes the panel, and tells the host's `open` / `close` listeners if that
@@ -318,10 +312,8 @@ impl Chat {
     /// `natter('identify', …)`: sent now if the relay has welcomed the socket, else after the
     /// next welcome. A newer identify replaces one still waiting.
     pub fn identify(&self, frame: ClientFrame) {
-        self.session.update_value(|session| {
-            session.identity = Some(frame);
-            session.identify = Request::Waiting;
-        });
+        self.session
+            .update_value(|session| session.requests.identify(frame));
         self.send_requests();
     }
 
@@ -336,11 +328,8 @@ impl Chat {
     /// `natter('reset')`: forget the visitor (logout). The relay unlinks the visitor id; then
     /// the cookie is deleted, the thread cleared and a new anonymous visitor connects.
     pub fn reset(&self) {
-        self.session.update_value(|session| {
-            session.identity = None;
-            session.identify = Request::None;
-            session.forget = Request::Waiting;
-        });
+        self.session
+            .update_value(|session| session.requests.reset());
         self.send_requests();
     }
 
@@ -402,22 +391,15 @@ impl Chat {
             .with_value(|connection| connection.as_ref().is_some_and(|c| c.send(frame)))
     }
 
-    /// Sends what waits for a welcomed socket: first a forget; an identify only once no forget
-    /// is pending, because it is meant for the new visitor that follows the forget.
+    /// Sends the identify or forget that waits for a welcomed socket, if one is due.
     fn send_requests(&self) {
-        let (forget, identify, identity) = self
-            .session
-            .with_value(|session| (session.forget, session.identify, session.identity.clone()));
-        let frame = match (forget, identify, identity) {
-            (Request::Waiting, _, _) => ClientFrame::Forget,
-            (Request::None, Request::Waiting, Some(frame)) => frame,
-            _ => return,
+        let Some((request, frame)) = self.session.with_value(|session| session.requests.due())
+        else {
+            return;
         };
         if self.send(&frame) {
-            self.session.update_value(|session| match frame {
-                ClientFrame::Forget => session.forget = Request::InFlight,
-                _ => session.identify = Request::InFlight,
-            });
+            self.session
+                .update_value(|session| session.requests.sent(request));
         }
     }
 
@@ -443,24 +425,23 @@ impl Chat {
     fn handle(&self, event: Event) {
         match event {
             Event::Frame(frame) => self.frame(frame),
-            Event::Disconnected => {
-                // Requests sent on the lost socket may not have arrived: send them again.
-                self.session.update_value(|session| {
-                    for request in [&mut session.forget, &mut session.identify] {
-                        if *request == Request::InFlight {
-                            *request = Request::Waiting;
-                        }
-                    }
-                });
-                self.status.set(Status::Reconnecting);
-                // A form on its way may not have arrived: the visitor sends it again.
-                self.form.update(crate::form::FormState::not_sent);
-                self.disconnected();
-            }
+            Event::Disconnected => self.connection_lost(),
             Event::Terminal => self.status.set(Status::Unavailable),
         }
     }
 
+    /// The socket dropped; a reconnect is under way.
+    fn connection_lost(&self) {
+        // Requests sent on the lost socket may not have arrived: they go again after the welcome.
+        self.session
+            .update_value(|session| session.requests.disconnected());
+        self.status.set(Status::Reconnecting);
+        // A form on its way may not have arrived: the visitor sends it again.
+        self.form.update(FormState::not_sent);
+        self.typing_disconnected();
+    }
+
+    /// One server frame, to its handler.
     fn frame(&self, frame: ServerFrame) {
         match frame {
             ServerFrame::Welcome {
@@ -473,109 +454,141 @@ impl Chat {
                 known_email,
                 ..
             } => {
-                // A first welcome, or a visitor id the relay replaced (expired, forged, or
-                // another tab reset it): the thread shown so far is not this visitor's.
-                let replace = self.session.with_value(|session| {
-                    !session.welcomed || session.sent_visitor.as_deref() != Some(visitor.as_str())
-                });
-                self.away_message.set(settings.away_message.clone());
-                self.attachment_rules.set(settings.attachments.clone());
-                self.form
-                    .update(|form| form.welcome(settings.form.clone(), known_email));
-                self.session.update_value(|session| {
-                    session.welcomed = true;
-                    session.visitor = Some(visitor);
-                    session.consent_required = Some(settings.consent_required);
-                });
-                self.store_visitor();
-                // A message pending here may be in the welcome already (sent by another tab,
-                // or stored just before the socket dropped): the edit drops it from the outbox.
-                self.edit_thread(|thread| {
-                    if replace {
-                        thread.replace(conversation_id, messages);
-                    } else {
-                        thread.merge(conversation_id, messages);
-                    }
-                    thread.set_read(read_up_to);
-                });
+                let replace = self.welcomed(visitor, settings, known_email);
+                self.show_welcome(replace, conversation_id, messages, read_up_to);
                 self.welcomed_seen(seen_up_to, replace);
-                self.status.set(Status::Online);
-                for pending in self.thread.with_untracked(Thread::unsent) {
-                    self.send_pending(&pending);
-                }
-                self.send_requests();
+                self.online();
             }
-            ServerFrame::Ack { client_id, message } => {
-                let new = self.edit_thread(|thread| thread.ack(client_id, message.clone()));
-                if new {
-                    self.emit(WidgetEvent::MessageSent(&message));
-                }
-            }
-            ServerFrame::Message { message } => {
-                // The visitor's own message from another tab replaces its pending copy here.
-                let new = self.edit_thread(|thread| thread.insert(message.clone()));
-                if let Some(name) = team_name(&message.author) {
-                    // The reply is here: that agent (or the bot) is no longer typing it.
-                    self.agent_typing(name, false);
-                    if new {
-                        self.emit(WidgetEvent::MessageReceived(&message));
-                    }
-                }
-                self.refresh_seen();
-            }
-            ServerFrame::Identified { email, verified } => {
-                self.session.update_value(|session| {
-                    session.identity = None;
-                    session.identify = Request::None;
-                });
-                self.emit(WidgetEvent::EmailCaptured {
-                    email: &email,
-                    verified,
-                });
-                // The relay has an email now: the form never asks for it again.
-                self.form.update(|form| form.known(email));
-                // A new welcome follows if the thread changed (a verified contact's history).
-            }
+            ServerFrame::Ack { client_id, message } => self.acked(client_id, &message),
+            ServerFrame::Message { message } => self.received(&message),
+            ServerFrame::Identified { email, verified } => self.identified(email, verified),
             ServerFrame::Forgotten => self.forgotten(),
             ServerFrame::Error {
                 code,
                 message,
-                client_id,
-            } => self.error(code, &message, client_id),
+                client_id: Some(client_id),
+            } => self.message_refused(code, &message, client_id),
+            ServerFrame::Error {
+                code,
+                message,
+                client_id: None,
+            } => self.request_refused(code, &message),
             ServerFrame::Availability { agents_online } => self.agents_online.set(agents_online),
             ServerFrame::Typing { name, typing } => self.agent_typing(&name, typing),
             ServerFrame::Read { up_to_seq } => self
                 .thread
                 .maybe_update(|thread| thread.set_read(up_to_seq)),
-            ServerFrame::FormAccepted { email } => {
-                self.emit(WidgetEvent::EmailCaptured {
-                    email: &email,
-                    verified: false,
-                });
-                self.form.update(|form| form.accepted(email));
-            }
+            ServerFrame::FormAccepted { email } => self.form_accepted(email),
             ServerFrame::FormRejected { errors } => self.form.update(|form| form.rejected(errors)),
             ServerFrame::Unknown => {}
         }
+    }
+
+    /// A welcome's visitor and site settings. Returns whether the thread shown so far is to be
+    /// replaced: on a first welcome, or when the relay replaced the visitor id (expired,
+    /// forged, or another tab reset it), the thread shown so far is not this visitor's.
+    fn welcomed(
+        &self,
+        visitor: String,
+        settings: WidgetSettings,
+        known_email: Option<String>,
+    ) -> bool {
+        let replace = self.session.with_value(|session| {
+            !session.welcomed || session.sent_visitor.as_deref() != Some(visitor.as_str())
+        });
+        self.away_message.set(settings.away_message);
+        self.attachment_rules.set(settings.attachments);
+        self.form
+            .update(|form| form.welcome(settings.form, known_email));
+        self.session.update_value(|session| {
+            session.welcomed = true;
+            session.visitor = Some(visitor);
+            session.consent_required = Some(settings.consent_required);
+        });
+        self.store_visitor();
+        replace
+    }
+
+    /// Shows a welcome's messages: instead of the thread (`replace`), or merged into it.
+    fn show_welcome(
+        &self,
+        replace: bool,
+        conversation_id: Option<ConversationId>,
+        messages: Vec<Message>,
+        read_up_to: Seq,
+    ) {
+        // A message pending here may be in the welcome already (sent by another tab, or
+        // stored just before the socket dropped): the edit drops it from the outbox.
+        self.edit_thread(|thread| {
+            if replace {
+                thread.replace(conversation_id, messages);
+            } else {
+                thread.merge(conversation_id, messages);
+            }
+            thread.set_read(read_up_to);
+        });
+    }
+
+    /// The socket is welcomed: what waited for one goes out, unsent messages first.
+    fn online(&self) {
+        self.status.set(Status::Online);
+        for pending in self.thread.with_untracked(Thread::unsent) {
+            self.send_pending(&pending);
+        }
+        self.send_requests();
+    }
+
+    /// The relay stored a message this page sent.
+    fn acked(&self, client_id: ClientMessageId, message: &Message) {
+        let new = self.edit_thread(|thread| thread.ack(client_id, message.clone()));
+        if new {
+            self.emit(WidgetEvent::MessageSent(message));
+        }
+    }
+
+    /// A message this socket did not send: a reply from the team, a notice, or the visitor's
+    /// own (from another tab, or another channel).
+    fn received(&self, message: &Message) {
+        // The visitor's own message from another tab replaces its pending copy here.
+        let new = self.edit_thread(|thread| thread.insert(message.clone()));
+        if let Some(name) = team_name(&message.author) {
+            // The reply is here: that agent (or the bot) is no longer typing it.
+            self.agent_typing(name, false);
+            if new {
+                self.emit(WidgetEvent::MessageReceived(message));
+            }
+        }
+        self.refresh_seen();
+    }
+
+    /// The relay accepted an identify.
+    fn identified(&self, email: String, verified: bool) {
+        self.session
+            .update_value(|session| session.requests.identified());
+        self.emit(WidgetEvent::EmailCaptured {
+            email: &email,
+            verified,
+        });
+        // The relay has an email now: the form never asks for it again.
+        self.form.update(|form| form.known(email));
+        // A new welcome follows if the thread changed (a verified contact's history).
     }
 
     /// The relay forgot the visitor: start over as a new, anonymous one.
     fn forgotten(&self) {
         cookie::delete();
         self.session.update_value(|session| {
-            session.forget = Request::None;
+            session.requests.forgotten();
             session.visitor = None;
             session.sent_visitor = None;
             session.welcomed = false;
-        });
-        // Messages typed by the forgotten visitor must not reach the next one's conversation.
-        self.thread.set(Thread::default());
-        self.form.update(crate::form::FormState::forgotten);
-        self.outbox.with_value(Outbox::clear);
-        self.session.update_value(|session| {
             session.seen_up_to = 0;
             session.seen_reported = 0;
         });
+        // Messages typed by the forgotten visitor must not reach the next one's conversation.
+        self.thread.set(Thread::default());
+        self.form.update(FormState::forgotten);
+        self.outbox.with_value(Outbox::clear);
         self.stop_typing();
         self.alert.set(None);
         self.refresh_seen();
@@ -585,46 +598,40 @@ impl Chat {
         }
     }
 
-    fn error(&self, code: ErrorCode, message: &str, client_id: Option<ClientMessageId>) {
-        match client_id {
-            // A visitor message was refused: the visitor sees why.
-            Some(client_id) => {
-                log::warn(&format!(
-                    "the relay refused a message ({code:?}): {message}"
-                ));
-                if code == ErrorCode::Blocked {
-                    // Shown neutrally (I10): a status line, no alert, nothing to fix.
-                    self.received_notice.set(true);
-                    return;
-                }
-                self.edit_thread(|thread| thread.fail(client_id));
-                self.alert.set(Some(Notice::for_code(code)));
-            }
-            // The answer to a host call (identify, reset): the host's developer needs it, the
-            // visitor does not. Refused identities leave the chat anonymous and working.
-            None => {
-                self.session.update_value(|session| {
-                    if session.identify == Request::InFlight {
-                        session.identity = None;
-                        session.identify = Request::None;
-                    } else if session.forget == Request::InFlight {
-                        session.forget = Request::None;
-                    }
-                });
-                // The relay could not store the email form: the visitor may try again.
-                if code == ErrorCode::Internal {
-                    self.form.update(crate::form::FormState::server_failed);
-                }
-                log::error(message);
-            }
+    /// A visitor message was refused: the visitor sees why.
+    fn message_refused(&self, code: ErrorCode, message: &str, client_id: ClientMessageId) {
+        log::warn(&format!(
+            "the relay refused a message ({code:?}): {message}"
+        ));
+        if code == ErrorCode::Blocked {
+            // Shown neutrally (I10): a status line, no alert, nothing to fix.
+            self.received_notice.set(true);
+            return;
         }
+        self.edit_thread(|thread| thread.fail(client_id));
+        self.alert.set(Some(Notice::for_code(code)));
     }
 
-    fn set_unread(&self, count: u32) {
-        if self.unread.get_untracked() != count {
-            self.unread.set(count);
-            self.emit(WidgetEvent::Unread(count));
+    /// The answer to a host call (identify, reset) or the form: the host's developer needs it,
+    /// the visitor does not. Refused identities leave the chat anonymous and working.
+    fn request_refused(&self, code: ErrorCode, message: &str) {
+        self.session.update_value(|session| {
+            session.requests.refused();
+        });
+        // The relay could not store the email form: the visitor may try again.
+        if code == ErrorCode::Internal {
+            self.form.update(FormState::server_failed);
         }
+        log::error(message);
+    }
+
+    /// The relay stored the email-capture form.
+    fn form_accepted(&self, email: String) {
+        self.emit(WidgetEvent::EmailCaptured {
+            email: &email,
+            verified: false,
+        });
+        self.form.update(|form| form.accepted(email));
     }
 
     fn emit(&self, event: WidgetEvent<'_>) {
@@ -632,102 +639,8 @@ impl Chat {
     }
 }
 
-/// Reliability, typing, read states and unread (W4, W7, W9).
+/// Reliability (W4): every change to pending messages is mirrored into the outbox.
 impl Chat {
-    /// The visitor typed in the composer (`draft` is its text now): tells the agents, at most
-    /// every [`TYPING_RENEW_MS`], and that they stopped after [`TYPING_IDLE_MS`] or when the
-    /// draft is emptied.
-    pub fn visitor_typing(&self, draft: &str) {
-        if draft.trim().is_empty() {
-            self.stop_typing();
-            return;
-        }
-        let now = js_sys::Date::now();
-        let due = self.session.with_value(|session| {
-            session
-                .typing_since
-                .is_none_or(|since| now - since >= TYPING_RENEW_MS)
-        });
-        if due && self.send(&ClientFrame::Typing { typing: true }) {
-            self.session
-                .update_value(|session| session.typing_since = Some(now));
-        }
-        let chat = *self;
-        let idle = set_timeout_with_handle(
-            move || chat.stop_typing(),
-            Duration::from_millis(TYPING_IDLE_MS),
-        )
-        .ok();
-        self.timers.update_value(|timers| {
-            if let Some(old) = std::mem::replace(&mut timers.idle, idle) {
-                old.clear();
-            }
-        });
-    }
-
-    /// The visitor stopped typing (sent the message, left the field, went idle): says so if a
-    /// `typing: true` went out.
-    pub fn stop_typing(&self) {
-        self.timers
-            .try_update_value(|timers| timers.idle.take().map(|idle| idle.clear()));
-        let was_typing = self
-            .session
-            .try_update_value(|session| session.typing_since.take())
-            .flatten();
-        if was_typing.is_some() {
-            self.send(&ClientFrame::Typing { typing: false });
-        }
-    }
-
-    /// Shows or hides one agent's typing indicator. A `typing: true` that is not renewed
-    /// within [`TYPING_LAPSE_MS`] hides itself (the agent may have closed the console).
-    fn agent_typing(&self, name: &str, typing: bool) {
-        self.timers.update_value(|timers| {
-            timers.agents.retain(|(agent, handle)| {
-                let same = agent == name;
-                if same {
-                    handle.clear();
-                }
-                !same
-            });
-        });
-        if typing {
-            let (chat, agent) = (*self, name.to_owned());
-            let lapse = set_timeout_with_handle(
-                move || chat.agent_typing(&agent, false),
-                Duration::from_millis(TYPING_LAPSE_MS),
-            );
-            if let Ok(handle) = lapse {
-                self.timers
-                    .update_value(|timers| timers.agents.push((name.to_owned(), handle)));
-            }
-            self.agents_typing.maybe_update(|names| {
-                let new = !names.iter().any(|known| known == name);
-                if new {
-                    names.push(name.to_owned());
-                }
-                new
-            });
-        } else {
-            self.agents_typing.maybe_update(|names| {
-                let before = names.len();
-                names.retain(|known| known != name);
-                names.len() != before
-            });
-        }
-    }
-
-    /// The socket dropped: nobody hears the visitor type any more, and agents' indicators
-    /// would never be switched off.
-    fn disconnected(&self) {
-        self.session
-            .update_value(|session| session.typing_since = None);
-        let names = self.agents_typing.get_untracked();
-        for name in names {
-            self.agent_typing(&name, false);
-        }
-    }
-
     /// Changes the thread and mirrors what changed in its pending messages into the outbox
     /// (when consent allows storing). Every change to pending messages goes through here.
     fn edit_thread<R: Default>(&self, edit: impl FnOnce(&mut Thread) -> R) -> R {
@@ -757,72 +670,6 @@ impl Chat {
         }
     }
 
-    /// The welcome's seen mark is the relay's (from any device). After a replace (another
-    /// visitor or conversation) the local mark no longer applies.
-    fn welcomed_seen(&self, seen_up_to: Seq, replace: bool) {
-        self.session.update_value(|session| {
-            session.seen_reported = seen_up_to;
-            session.seen_up_to = if replace {
-                seen_up_to
-            } else {
-                session.seen_up_to.max(seen_up_to)
-            };
-        });
-        self.refresh_seen();
-    }
-
-    /// While the panel is open in a visible page, everything shown is seen: the relay hears
-    /// the newest seq (for the badge on other devices and the unread-reply email). Then the
-    /// unread count follows the seen mark.
-    fn refresh_seen(&self) {
-        let showing = self.open.get_untracked() && page_visible();
-        let newest = self.thread.with_untracked(Thread::last_seq);
-        let (seen, reported) = self.session.with_value(|session| {
-            let seen = match newest {
-                Some(newest) if showing => session.seen_up_to.max(newest),
-                _ => session.seen_up_to,
-            };
-            (seen, session.seen_reported)
-        });
-        let reported = if seen > reported && self.send(&ClientFrame::Seen { up_to_seq: seen }) {
-            seen
-        } else {
-            reported
-        };
-        self.session.update_value(|session| {
-            session.seen_up_to = seen;
-            session.seen_reported = reported;
-        });
-        self.set_unread(
-            self.thread
-                .with_untracked(|thread| thread.unread_after(seen)),
-        );
-    }
-
-    /// Re-checks the seen mark when the page is shown again (an open panel in a background
-    /// tab does not count as seen), and stops "typing" when it is hidden.
-    fn watch_visibility(&self) {
-        let Some(document) = web_sys::window().and_then(|window| window.document()) else {
-            return;
-        };
-        let chat = *self;
-        let listener = Closure::<dyn FnMut()>::new(move || {
-            if !page_visible() {
-                chat.stop_typing();
-            }
-            chat.refresh_seen();
-        });
-        if document
-            .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref())
-            .is_err()
-        {
-            log::warn("cannot listen for visibilitychange events");
-            return;
-        }
-        self.timers
-            .update_value(|timers| timers.visibility = Some(listener));
-    }
-
     /// Cancels every timer and removes the page listener, for `natter('destroy')`.
     fn stop_timers(&self) {
         let Some(timers) = self.timers.try_update_value(std::mem::take) else {
@@ -843,11 +690,4 @@ impl Chat {
             );
         }
     }
-}
-
-/// Whether the page is visible (not a background tab, not minimised).
-fn page_visible() -> bool {
-    web_sys::window()
-        .and_then(|window| window.document())
-        .is_none_or(|document| !document.hidden())
 }

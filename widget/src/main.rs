@@ -37,6 +37,7 @@
 //! - [`thread`]: the message list state: merge by seq, dedupe, pending and failed messages.
 //! - [`outbox`]: unacknowledged messages kept in `localStorage` across reloads (W4).
 //! - [`chat`]: the controller tying the connection, the thread, commands and events together.
+//! - [`identity_requests`]: where `identify` and `reset` stand until the relay answers them.
 //! - [`form`]: the email-capture form's state, placement and checks (W5, W6).
 //! - [`ui`]: the components (panel, message list, composer) and open/close behaviour.
 //! - [`upload`]: uploads a file to the relay with progress (W8).
@@ -53,6 +54,7 @@ mod consent;
 mod cookie;
 mod events;
 mod form;
+mod identity_requests;
 mod log;
 mod outbox;
 mod strings;

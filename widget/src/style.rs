@@ -77,8 +77,8 @@ pub const CSS: &str = concat!(
 .msg{display:flex;flex-direction:column;max-width:82%}
 .msg.mine{align-self:flex-end;align-items:flex-end}
 .msg.theirs{align-self:flex-start;align-items:flex-start}
-.notice{align-self:center;max-width:90%;font-size:12px;color:var(--muted);text-align:center;white-space:pre-wrap;
-  overflow-wrap:anywhere}
+.msg.notice{align-self:center;align-items:center;max-width:90%;font-size:12px;color:var(--muted);text-align:center}
+.notice .bubble{padding:2px 8px}.notice .meta{display:none}
 .author{margin:0 0 2px 4px;font-size:12px;font-weight:600;color:var(--muted)}
 .bubble{padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere}
 .mine .bubble{background:var(--accent);color:var(--on-accent);border-bottom-right-radius:4px}
