@@ -141,24 +141,6 @@ pub fn typing(names: &[String]) -> String {
     }
 }
 
-/// "10 MB", "2.4 MB", "300 KB", "12 bytes" (binary units, as the relay's messages use).
-pub fn file_size(bytes: u64) -> String {
-    const KB: u64 = 1024;
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB {
-        let tenths = (bytes * 10 + MB / 2) / MB;
-        if tenths.is_multiple_of(10) || tenths >= 100 {
-            format!("{} MB", (tenths + 5) / 10)
-        } else {
-            format!("{}.{} MB", tenths / 10, tenths % 10)
-        }
-    } else if bytes >= KB {
-        format!("{} KB", bytes.div_ceil(KB))
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
 // Contact panel (I12).
 pub const CONTACT: &str = "Contact";
 pub const CONTACT_HINT: &str = "Open a conversation to see who you are talking to.";
@@ -229,13 +211,5 @@ mod tests {
             typing(&["Ada".into(), "Bea".into(), "Cy".into()]),
             "Ada, Bea and Cy are typing…"
         );
-    }
-
-    #[test]
-    fn file_sizes_read_like_the_relays_limits() {
-        assert_eq!(file_size(10 * 1024 * 1024), "10 MB");
-        assert_eq!(file_size(2_500_000), "2.4 MB");
-        assert_eq!(file_size(300 * 1024), "300 KB");
-        assert_eq!(file_size(12), "12 bytes");
     }
 }

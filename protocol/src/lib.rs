@@ -20,6 +20,7 @@
 mod map_only;
 
 pub mod agent;
+pub mod files;
 pub mod markdown;
 pub mod visitor;
 

@@ -6,6 +6,8 @@
 //! English. The launcher's labels before the app loads live in `loader/natter.js` too; a test
 //! below keeps the two in step.
 
+use natter_protocol::files::SizeUnits;
+
 /// A language the widget speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Locale {
@@ -190,10 +192,7 @@ pub struct Strings {
     /// Separates the items of such a list.
     pub list_separator: &'static str,
     /// Size units and the decimal separator, for "2.4 MB".
-    pub unit_bytes: &'static str,
-    pub unit_kb: &'static str,
-    pub unit_mb: &'static str,
-    pub decimal_separator: &'static str,
+    pub size_units: SizeUnits<'static>,
     /// Read by screen readers after a link to an attachment.
     pub opens_in_new_tab: &'static str,
     /// Added to the launcher's name while agent messages are unread (W9): one, several
@@ -275,10 +274,7 @@ pub const EN: Strings = Strings {
     kind_images: "images",
     kind_text: "text files",
     list_separator: ", ",
-    unit_bytes: "bytes",
-    unit_kb: "KB",
-    unit_mb: "MB",
-    decimal_separator: ".",
+    size_units: SizeUnits::ENGLISH,
     opens_in_new_tab: "(opens in a new tab)",
     unread_one: "1 unread message",
     unread_many: "{count} unread messages",
@@ -355,10 +351,12 @@ pub const DE: Strings = Strings {
     kind_images: "Bilder",
     kind_text: "Textdateien",
     list_separator: ", ",
-    unit_bytes: "Byte",
-    unit_kb: "KB",
-    unit_mb: "MB",
-    decimal_separator: ",",
+    size_units: SizeUnits {
+        bytes: "Byte",
+        kb: "KB",
+        mb: "MB",
+        decimal_separator: ",",
+    },
     opens_in_new_tab: "(öffnet in einem neuen Tab)",
     unread_one: "1 ungelesene Nachricht",
     unread_many: "{count} ungelesene Nachrichten",
@@ -435,10 +433,12 @@ pub const FR: Strings = Strings {
     kind_images: "images",
     kind_text: "fichiers texte",
     list_separator: ", ",
-    unit_bytes: "octets",
-    unit_kb: "Ko",
-    unit_mb: "Mo",
-    decimal_separator: ",",
+    size_units: SizeUnits {
+        bytes: "octets",
+        kb: "Ko",
+        mb: "Mo",
+        decimal_separator: ",",
+    },
     opens_in_new_tab: "(s’ouvre dans un nouvel onglet)",
     unread_one: "1 message non lu",
     unread_many: "{count} messages non lus",

@@ -9,7 +9,8 @@
 //! The request reports its end through `loadend`, which fires exactly once however it ended
 //! (load, error, abort, timeout); that handler is a one-shot closure that frees itself, and it
 //! releases the progress handler first. No future or executor is involved, which keeps the
-//! widget small. [`check`] refuses files the relay would refuse anyway, before any byte is sent.
+//! widget small. `natter_protocol::files::check` refuses files the relay would refuse anyway,
+//! before any byte is sent.
 
 use std::{
     cell::{Cell, RefCell},
@@ -17,7 +18,7 @@ use std::{
 };
 
 use natter_protocol::{
-    visitor::{upload_header, AttachmentRules, VISITOR_UPLOAD_PATH},
+    visitor::{upload_header, VISITOR_UPLOAD_PATH},
     ApiError, Attachment,
 };
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
@@ -32,37 +33,6 @@ pub struct Endpoint {
     pub site: String,
     /// The signed visitor id of the last welcome.
     pub visitor: String,
-}
-
-/// Why a file is not even uploaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Its type is not on the site's allow-list (or the browser could not tell its type).
-    TypeNotAllowed,
-    /// It is larger than the relay's limit.
-    TooLarge,
-    /// An empty file: the relay refuses those too.
-    Empty,
-}
-
-/// Checks a file against the relay's rules (from the welcome), as the relay will.
-pub fn check(size: u64, content_type: &str, rules: &AttachmentRules) -> Result<(), Refusal> {
-    let content_type = content_type.split(';').next().unwrap_or_default().trim();
-    if content_type.is_empty()
-        || !rules
-            .allowed_types
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(content_type))
-    {
-        return Err(Refusal::TypeNotAllowed);
-    }
-    if size > rules.max_bytes {
-        return Err(Refusal::TooLarge);
-    }
-    if size == 0 {
-        return Err(Refusal::Empty);
-    }
-    Ok(())
 }
 
 /// How an upload ended.
@@ -180,41 +150,5 @@ fn answer(xhr: &XmlHttpRequest) -> Outcome {
         },
         // A proxy's error page, or no answer: nothing the visitor could act on.
         Err(_) => Outcome::Failed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rules() -> AttachmentRules {
-        AttachmentRules {
-            max_bytes: 1_000,
-            allowed_types: vec!["image/png".into(), "application/pdf".into()],
-            max_files: None,
-        }
-    }
-
-    #[test]
-    fn files_are_checked_like_the_relay_checks_them() {
-        assert_eq!(check(10, "image/png", &rules()), Ok(()));
-        assert_eq!(check(10, "IMAGE/PNG", &rules()), Ok(()));
-        assert_eq!(check(1_000, "application/pdf", &rules()), Ok(()));
-        assert_eq!(check(1_001, "image/png", &rules()), Err(Refusal::TooLarge));
-        assert_eq!(
-            check(10, "application/x-msdownload", &rules()),
-            Err(Refusal::TypeNotAllowed)
-        );
-        assert_eq!(
-            check(10, "", &rules()),
-            Err(Refusal::TypeNotAllowed),
-            "a type the browser does not know is not allowed"
-        );
-        assert_eq!(
-            check(5_000, "video/mp4", &rules()),
-            Err(Refusal::TypeNotAllowed),
-            "the type is named first: a smaller file would not help"
-        );
-        assert_eq!(check(0, "image/png", &rules()), Err(Refusal::Empty));
     }
 }

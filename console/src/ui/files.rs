@@ -3,7 +3,9 @@
 //!
 //! A file uploads the moment it is added, so Send only names the stored ids
 //! (`SendReply.attachments`). Refusals are the relay's own sentences (they name the limit or
-//! the allowed types); the console checks nothing itself, so it never disagrees with the relay.
+//! the allowed types): the agent API sends no attachment rules, so the console checks nothing
+//! itself and never disagrees with the relay. Sizes read as the widget's and the relay's do
+//! (`natter_protocol::files::format_size`).
 
 use std::rc::Rc;
 
@@ -11,6 +13,7 @@ use leptos::ev::{ClipboardEvent, DragEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use natter_protocol::files::{format_size, SizeUnits};
 use natter_protocol::{Attachment, AttachmentId, ConversationId};
 use web_sys::{File, FileList};
 
@@ -346,7 +349,7 @@ fn FileRow(files: ReplyFiles, key: u32) -> impl IntoView {
     view! {
         <li>
             <span class="file-name">{file.name.clone()}</span>
-            <span class="muted">{strings::file_size(file.size)}</span>
+            <span class="muted">{format_size(file.size, &SizeUnits::ENGLISH)}</span>
             {status}
             <button
                 type="button"
@@ -386,7 +389,7 @@ pub fn Attachments(attachments: Vec<Attachment>) -> impl IntoView {
                         <a href=url target="_blank" rel="noopener noreferrer">
                             <span class="file-name">{attachment.name.clone()}</span>
                             " "
-                            <span class="muted">{strings::file_size(attachment.size)}</span>
+                            <span class="muted">{format_size(attachment.size, &SizeUnits::ENGLISH)}</span>
                             <span class="visually-hidden">" " {strings::OPENS_IN_NEW_TAB}</span>
                         </a>
                     </li>

@@ -12,7 +12,11 @@
 use std::rc::Rc;
 
 use leptos::{ev::ClipboardEvent, html, prelude::*};
-use natter_protocol::{visitor::AttachmentRules, Attachment};
+use natter_protocol::{
+    files::{self, format_size, max_files, Refusal},
+    visitor::AttachmentRules,
+    Attachment,
+};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{DataTransfer, DragEvent, Element, File, FileList};
 
@@ -21,16 +25,8 @@ use crate::{
     chat::Chat,
     log,
     strings::Strings,
-    upload::{self, Outcome, Refusal, Upload},
+    upload::{Outcome, Upload},
 };
-
-/// Most files on one message when the relay does not say (`AttachmentRules::max_files`, absent
-/// from older relays): the relay's default `limits.max_attachments_per_message`.
-const DEFAULT_MAX_FILES: usize = 10;
-
-fn max_files(rules: &AttachmentRules) -> usize {
-    rules.max_files.unwrap_or(DEFAULT_MAX_FILES)
-}
 
 /// One file in the tray.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +84,11 @@ impl Problem {
                 Refusal::TooLarge => strings
                     .file_too_large
                     .replace("{name}", name)
-                    .replace("{size}", &human_size(*size, strings))
-                    .replace("{limit}", &human_size(rules.max_bytes, strings)),
+                    .replace("{size}", &format_size(*size, &strings.size_units))
+                    .replace(
+                        "{limit}",
+                        &format_size(rules.max_bytes, &strings.size_units),
+                    ),
                 Refusal::Empty => strings.file_empty.replace("{name}", name),
             },
             Self::TooMany { limit } => strings
@@ -196,7 +195,7 @@ impl Tray {
                 });
                 break;
             }
-            if let Err(refusal) = upload::check(size, &file.type_(), &rules) {
+            if let Err(refusal) = files::check(size, &file.type_(), &rules) {
                 problems.push(Problem::Refused {
                     name,
                     size,
@@ -343,31 +342,6 @@ fn file_vec(list: FileList) -> Vec<File> {
         .collect()
 }
 
-/// "10 MB", "2.4 MB", "300 KB", "12 bytes", in the visitor's language. Binary units, as the
-/// relay's own messages use.
-pub fn human_size(bytes: u64, strings: &Strings) -> String {
-    const KB: u64 = 1024;
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB {
-        let tenths = (bytes * 10 + MB / 2) / MB;
-        let number = if tenths.is_multiple_of(10) || tenths >= 100 {
-            format!("{}", (tenths + 5) / 10)
-        } else {
-            format!(
-                "{}{}{}",
-                tenths / 10,
-                strings.decimal_separator,
-                tenths % 10
-            )
-        };
-        format!("{number} {}", strings.unit_mb)
-    } else if bytes >= KB {
-        format!("{} {}", bytes.div_ceil(KB), strings.unit_kb)
-    } else {
-        format!("{bytes} {}", strings.unit_bytes)
-    }
-}
-
 /// The allow-list said to people: "images, PDF, text files".
 pub fn allowed_kinds(types: &[String], strings: &Strings) -> String {
     let mut kinds: Vec<String> = Vec::new();
@@ -510,7 +484,7 @@ fn TrayItem(tray: Tray, id: u32) -> impl IntoView {
     let progress_name = item.name.clone();
     let remove_name = item.name.clone();
     let icon = item.preview.is_none();
-    let size = move || human_size(item.size, text());
+    let size = move || format_size(item.size, &text().size_units);
     view! {
         <li class="tray-item">
             {item.preview.map(|url| view! { <img class="thumb" src=url alt="" /> })}
@@ -687,7 +661,7 @@ pub fn Files(chat: Chat, attachments: Vec<Attachment>) -> impl IntoView {
                         {file.map(|(name, size)| view! {
                             <span class="file-icon" aria-hidden="true">{file_icon()}</span>
                             <span class="file-name">{name}</span>
-                            <span class="file-size">{move || human_size(size, text())}</span>
+                            <span class="file-size">{move || format_size(size, &text().size_units)}</span>
                         })}
                         <span class="sr-only">{move || format!(" {}", text().opens_in_new_tab)}</span>
                     </a>
@@ -702,6 +676,12 @@ pub fn Files(chat: Chat, attachments: Vec<Attachment>) -> impl IntoView {
 mod tests {
     use super::*;
     use crate::strings::{DE, EN, FR};
+    use natter_protocol::files::DEFAULT_MAX_FILES;
+
+    /// A size as the widget says it in `strings`' language.
+    fn human_size(bytes: u64, strings: &Strings) -> String {
+        format_size(bytes, &strings.size_units)
+    }
 
     #[test]
     fn sizes_are_said_in_the_visitors_language() {
@@ -713,6 +693,7 @@ mod tests {
         assert_eq!(human_size(200 * 1024, &EN), "200 KB");
         assert_eq!(human_size(1025, &EN), "2 KB");
         assert_eq!(human_size(12, &FR), "12 octets");
+        assert_eq!(human_size(12, &DE), "12 Byte");
     }
 
     #[test]
