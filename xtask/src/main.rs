@@ -1,21 +1,27 @@
 //! `cargo xtask`: the only orchestrator. Run with `cargo xtask <command>`.
 //!
 //! - `demo [relay flags…]`: install missing tools, build the widget and console, run the relay.
-//! - `test`: install missing tools (Chromium too), run every test: unit, relay integration, and
-//!   browser end-to-end tests in headless Chromium.
+//! - `test`: `tidy` first, then install missing tools (Chromium too) and run every test: unit,
+//!   relay integration, and browser end-to-end tests in headless Chromium.
+//! - `tidy`: cheap textual checks (doc comments, feature ids, no `unwrap()` outside tests).
 //! - `size`: release-build the front-ends and print what browsers download.
 //! - `bench inbox [n]` / `bench sockets`: figures, never pass/fail (see `bench.rs`).
 //! - `browser [test files…]`: build what the browser tests run, then run those files (all of
 //!   `tests/browser/` when none are named) — the quick loop while working on a front-end.
 //! - `setup`: only install the tools.
 //!
+//! Every command that needs the front-ends builds them only when something they are built from
+//! changed since the last build (`frontends.rs`).
+//!
 //! Only xtask knows about Trunk, wasm-bindgen, wasm-opt, npm and the browser.
 
 mod bench;
+mod fingerprint;
 mod frontends;
 mod precompress;
 mod shell;
 mod size;
+mod tidy;
 mod tools;
 mod widget_app;
 
@@ -37,9 +43,10 @@ fn main() -> Result<()> {
         }
         "size" => {
             tools::ensure_build_tools()?;
-            frontends::build_all()?;
+            frontends::ensure_built()?;
             size::report()
         }
+        "tidy" => tidy::run(),
         "bench" => bench::run(&rest),
         "browser" => {
             tools::ensure_build_tools()?;
@@ -51,14 +58,14 @@ fn main() -> Result<()> {
             tools::ensure_browser()
         }
         _ => {
-            bail!("usage: cargo xtask demo [relay flags…] | test | browser [files…] | size | setup | bench inbox [n] | bench sockets")
+            bail!("usage: cargo xtask demo [relay flags…] | test | tidy | browser [files…] | size | setup | bench inbox [n] | bench sockets")
         }
     }
 }
 
 fn demo(relay_args: &[String]) -> Result<()> {
     tools::ensure_build_tools()?;
-    frontends::build_all()?;
+    frontends::ensure_built()?;
     let mut command = shell::cargo();
     command
         .args(["run", "--quiet", "-p", "natter-relay", "--"])
@@ -67,6 +74,8 @@ fn demo(relay_args: &[String]) -> Result<()> {
 }
 
 fn test() -> Result<()> {
+    // Seconds, and what it finds is cheaper to fix before the long part starts.
+    tidy::run()?;
     tools::ensure_build_tools()?;
     tools::ensure_browser()?;
     // Unit tests of every crate (the widget's and console's logic runs natively too) and the
@@ -77,7 +86,7 @@ fn test() -> Result<()> {
 
 /// The browser tests run the shipped artifacts: release front-ends, the relay binary.
 fn browser_tests(files: &[String]) -> Result<()> {
-    frontends::build_all()?;
+    frontends::ensure_built()?;
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
     let mut node = shell::node();
     node.args(["--test", "--test-concurrency=1"]);

@@ -33,9 +33,7 @@ pub fn ensure_build_tools() -> Result<()> {
             &format!("={WASM_BINDGEN_VERSION}"),
         ]))?;
     }
-    ensure_npm_tools()?;
-    // Offline Trunk runs cargo offline: fetch every crate first.
-    run(shell::cargo().arg("fetch"))
+    ensure_npm_tools()
 }
 
 /// wasm-opt (binaryen 132), terser, playwright-core and axe-core, from

@@ -198,10 +198,7 @@ fn file_name(path: &Path) -> String {
 
 /// 64-bit FNV-1a as 16 hex digits: stable across toolchains, enough to tell builds apart.
 fn content_hash(bytes: &[u8]) -> String {
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", crate::fingerprint::fnv1a_64(bytes))
 }
 
 #[cfg(test)]
