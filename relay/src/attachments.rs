@@ -149,7 +149,7 @@ async fn visitor_upload_inner(
         return Err(HttpError::unauthorized("unknown visitor; reload the page"));
     }
     let key = crate::store::ConversationKey::Visitor(visitor);
-    let conversation = crate::conversations::open(&state, &site.key, &key).await?;
+    let conversation = crate::conversations::open(state, &site.key, &key).await?;
     Ok(save(
         state,
         headers,
