@@ -15,8 +15,8 @@ use natter_protocol::ConversationId;
 use serde::Serialize;
 
 use crate::api::{self, Failure};
-use crate::app::Auth;
 use crate::live::LiveEvent;
+use crate::session::Auth;
 use crate::state::{
     apply_typing, end_typing_for, merge_list, merge_thread, upsert_conversation, Inbox, LiveStatus,
     Thread, Typist,

@@ -8,7 +8,7 @@ use natter_protocol::agent::ContactUpdate;
 
 use crate::actions;
 use crate::api;
-use crate::app::Auth;
+use crate::session::Auth;
 use crate::state::Inbox;
 use crate::strings;
 

@@ -17,7 +17,7 @@ use natter_protocol::files::{format_size, SizeUnits};
 use natter_protocol::{Attachment, AttachmentId, ConversationId};
 use web_sys::{File, FileList};
 
-use crate::app::Auth;
+use crate::session::Auth;
 use crate::state::Inbox;
 use crate::strings;
 use crate::upload::{Outcome, Upload};

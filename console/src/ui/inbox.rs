@@ -11,8 +11,8 @@ use leptos::task::spawn_local;
 use natter_protocol::agent::Session;
 
 use crate::actions;
-use crate::app::Auth;
 use crate::live::Live;
+use crate::session::Auth;
 use crate::state::{Inbox, LiveStatus, View};
 use crate::strings;
 use crate::time;

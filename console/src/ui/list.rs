@@ -11,7 +11,7 @@ use natter_protocol::agent::{AssigneeFilter, ConversationStatus, Dot};
 use natter_protocol::{Channel, ConversationId};
 
 use crate::actions;
-use crate::app::Auth;
+use crate::session::Auth;
 use crate::state::{row_dot, Inbox};
 use crate::strings;
 use crate::time;

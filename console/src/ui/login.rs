@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use natter_protocol::agent::LoginRequest;
 
 use crate::api;
-use crate::app::Auth;
+use crate::session::Auth;
 use crate::strings;
 
 #[component]

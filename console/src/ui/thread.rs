@@ -24,7 +24,7 @@ use natter_protocol::{AgentId, AttachmentId, Author, Channel, ClientMessageId, C
 use uuid::Uuid;
 
 use crate::actions;
-use crate::app::Auth;
+use crate::session::Auth;
 use crate::state::{typing_in, Inbox};
 use crate::strings;
 use crate::time;
