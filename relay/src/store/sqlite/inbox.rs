@@ -283,7 +283,7 @@ impl InboxStore for SqliteStore {
         now: UnixMillis,
     ) -> Result<Vec<ConversationId>, StoreError> {
         let mut transaction = self.pool.begin().await?;
-        let Some((visitor_id, contact_id)): Option<(String, Option<String>)> =
+        let Some((visitor_id, contact_id)): Option<(Option<String>, Option<String>)> =
             sqlx::query_as("SELECT visitor_id, contact_id FROM conversations WHERE id = ?1")
                 .bind(id.0.to_string())
                 .fetch_optional(&mut *transaction)
@@ -310,13 +310,16 @@ impl InboxStore for SqliteStore {
                 .execute(&mut *transaction)
                 .await?;
         }
+        // Every conversation of the visitor or the contact; one with neither (an external
+        // thread) is blocked on its own.
         let changed: Vec<String> = sqlx::query_scalar(
             "UPDATE conversations SET blocked = ?3
-             WHERE (visitor_id = ?1 OR contact_id = ?2) AND blocked != ?3 RETURNING id",
+             WHERE (visitor_id = ?1 OR contact_id = ?2 OR id = ?4) AND blocked != ?3 RETURNING id",
         )
         .bind(&visitor_id)
         .bind(&contact_id)
         .bind(i64::from(blocked))
+        .bind(id.0.to_string())
         .fetch_all(&mut *transaction)
         .await?;
         transaction.commit().await?;

@@ -77,6 +77,17 @@ impl JobStore for SqliteStore {
         lease_ms: i64,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        // A job whose last allowed attempt lost its lease (its node died every time) is given
+        // up, not claimed forever.
+        sqlx::query(
+            "UPDATE jobs SET state = 'failed', locked_by = NULL, locked_until = NULL,
+                 last_error = COALESCE(last_error, 'the last attempt did not finish'),
+                 updated_at = ?1
+             WHERE state = 'pending' AND attempts >= max_attempts AND locked_until <= ?1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         let rows = sqlx::query(
             "UPDATE jobs SET locked_by = ?1, locked_until = ?2 + ?3, attempts = attempts + 1,
                  updated_at = ?2
