@@ -3,31 +3,12 @@
 // types and the console says so; the agent types and the widget hears it, stopped when idle and
 // on send, and never while the agent writes an internal comment (I7).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import {
-  startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage,
-  loginToConsole, screenshot, agentApi,
-  NO_FORM_SITE_TOML,
-} from './support.mjs';
+import { suite, openHostPage, openConsole, screenshot, agentApi } from './support.mjs';
 
-
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay({ configToml: NO_FORM_SITE_TOML });
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
+const stack = suite({ noForm: true });
 
 function crc32(bytes) {
   let crc = ~0;
@@ -75,11 +56,7 @@ const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer 
 
 /** A visitor who wrote `text`, with the panel open. */
 async function visitor(text) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
-  await page.goto(host.page(`/console/${Math.random()}`, hostPage({ relay: relay.url })));
+  const { context, page, errors, frames } = await openHostPage(stack);
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();
   const chat = page.getByRole('dialog', { name: 'Chat' });
   const composer = chat.getByRole('textbox', { name: 'Message', exact: true });
@@ -91,11 +68,7 @@ async function visitor(text) {
 
 /** The console, logged in, with the conversation whose last message is `text` open. */
 async function agentOpens(text) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  await loginToConsole(page, relay.url);
-  // After the login: the console asks whether a session exists first (a 401 before it).
-  const errors = watchErrors(page);
+  const { context, page, errors } = await openConsole(stack, { contextOptions: { viewport: { width: 1280, height: 800 } } });
   await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button').filter({ hasText: text }).click();
   await page.getByRole('log', { name: 'Messages' }).getByText(text).waitFor();
   return { context, page, errors, reply: page.getByRole('textbox', { name: 'Reply', exact: true }) };
@@ -151,7 +124,7 @@ test('an agent attaches files by picker and by drag and drop; the visitor sees t
   await files.getByRole('listitem').filter({ hasText: 'hours.txt' }).getByText('Ready').waitFor();
   await page.getByRole('button', { name: 'Send', exact: true }).click();
   await visitorSide.log.getByRole('link', { name: /hours\.txt/ }).waitFor();
-  const detail = await (await agentApi(relay.url)).get(`/v1/agent/conversations/${visitorSide.conversationId}`);
+  const detail = await (await agentApi(stack.relay.url)).get(`/v1/agent/conversations/${visitorSide.conversationId}`);
   assert.deepEqual(detail.messages.at(-1).attachments.map((a) => a.name), ['hours.txt']);
   assert.equal(detail.messages.at(-1).text, '');
 

@@ -4,43 +4,31 @@
 // assigns it to the other agent, completes it; the visitor writes again and it reopens; the admin
 // edits the contact, blocks and unblocks them and deletes a conversation (audit entry).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startRelay, launchBrowser, watchErrors, screenshot, loginToConsole,
-} from './support.mjs';
+import { suite, openHostPage, openConsole, screenshot } from './support.mjs';
 
 const MISSED_AFTER_SECS = 4;
 const BEA_EMAIL = 'bea@example.com';
 const BEA_PASSWORD = 'bea-password-1';
 
-let relay;
-let browser;
+const stack = suite({ host: false, limits: { missed_after_secs: MISSED_AFTER_SECS } });
 
-before(async () => {
-  relay = await startRelay({ env: { NATTER_LIMITS__MISSED_AFTER_SECS: String(MISSED_AFTER_SECS) } });
-  browser = await launchBrowser();
-});
+/** A visitor on the relay's demo page, with the widget open. */
+async function newVisitor() {
+  const visitor = await openHostPage(stack, { url: `${stack.relay.url}/` });
+  await visitor.page.getByRole('button', { name: 'Open chat', exact: true }).click();
+  return visitor;
+}
 
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
-
-/** A visitor on the demo site with the widget open. */
-async function visitorSays(context, text) {
-  const page = context.pages()[0] ?? await context.newPage();
-  if (!page.url().startsWith(relay.url)) {
-    await page.goto(`${relay.url}/`);
-    await page.getByRole('button', { name: 'Open chat', exact: true }).click();
-  }
+/** The visitor writes `text` in the open widget; resolves once it shows in the thread. */
+async function visitorSays(page, text) {
   const chat = page.getByRole('dialog', { name: 'Chat' });
   await chat.waitFor();
   const composer = chat.getByRole('textbox', { name: 'Message', exact: true });
   await composer.fill(text);
   await composer.press('Enter');
   await chat.getByRole('log', { name: 'Messages' }).getByText(text).waitFor();
-  return page;
 }
 
 function list(page) {
@@ -61,10 +49,7 @@ async function waitForAttribute(locator, name, value) {
 
 test('two agents through a day in the unified inbox', async () => {
   // Morning: the admin sets up Bea and a saved response.
-  const adminContext = await browser.newContext();
-  const admin = await adminContext.newPage();
-  await loginToConsole(admin, relay.url);
-  const adminErrors = watchErrors(admin);
+  const { context: adminContext, page: admin, errors: adminErrors } = await openConsole(stack);
   await admin.getByRole('button', { name: 'Admin', exact: true }).click();
   await admin.getByLabel('Email', { exact: true }).fill(BEA_EMAIL);
   await admin.getByLabel('Full name', { exact: true }).fill('Bea');
@@ -90,15 +75,12 @@ test('two agents through a day in the unified inbox', async () => {
   await savedRegion.getByText('{{agent.name}} here').waitFor();
   await admin.getByRole('button', { name: 'Back to inbox', exact: true }).click();
 
-  const beaContext = await browser.newContext();
-  const bea = await beaContext.newPage();
-  await loginToConsole(bea, relay.url, BEA_EMAIL, BEA_PASSWORD);
-  const beaErrors = watchErrors(bea);
+  const { context: beaContext, page: bea, errors: beaErrors } =
+    await openConsole(stack, { email: BEA_EMAIL, password: BEA_PASSWORD });
 
   // A new chat: purple for both, with the visitor online (green).
-  const visitorContext = await browser.newContext();
-  const visitor = await visitorSays(visitorContext, 'Hello, do you ship to Lyon?');
-  const visitorErrors = watchErrors(visitor);
+  const { context: visitorContext, page: visitor, errors: visitorErrors } = await newVisitor();
+  await visitorSays(visitor, 'Hello, do you ship to Lyon?');
   for (const page of [admin, bea]) {
     await waitForAttribute(row(page, 'ship to Lyon'), 'data-dot', 'purple');
     await row(page, 'ship to Lyon').getByRole('img', { name: 'Visitor online' }).waitFor();
@@ -108,8 +90,8 @@ test('two agents through a day in the unified inbox', async () => {
     await waitForAttribute(row(page, 'ship to Lyon'), 'data-dot', 'red');
   }
   // A second visitor arrives: purple next to the red one.
-  const secondContext = await browser.newContext();
-  await visitorSays(secondContext, 'Is the shop open on Sunday?');
+  const { context: secondContext, page: second } = await newVisitor();
+  await visitorSays(second, 'Is the shop open on Sunday?');
   await waitForAttribute(row(admin, 'open on Sunday'), 'data-dot', 'purple');
   await screenshot(admin, 'inbox-list-dots');
 
@@ -171,7 +153,7 @@ test('two agents through a day in the unified inbox', async () => {
   await waitForAttribute(row(admin, 'open on Sunday'), 'data-unread', 'false');
   // Read, but nobody answered within the timeout: red.
   await waitForAttribute(row(admin, 'open on Sunday'), 'data-dot', 'red');
-  await visitorSays(visitorContext, 'One more question: gift wrapping?');
+  await visitorSays(visitor, 'One more question: gift wrapping?');
   await waitForAttribute(row(bea, 'gift wrapping'), 'data-dot', 'purple');
   assert.equal(await row(bea, 'gift wrapping').getByRole('img', { name: 'Complete' }).count(), 0);
   await waitForAttribute(row(admin, 'gift wrapping'), 'data-unread', 'true');
@@ -206,11 +188,11 @@ test('two agents through a day in the unified inbox', async () => {
   // Block: gone from both lists; her new message is stored but notifies nobody. Unblock: back.
   await admin.getByRole('button', { name: 'Block contact' }).click();
   await row(bea, 'gift wrapping').waitFor({ state: 'detached' });
-    const blockedVisitor = await visitorSays(visitorContext, 'Hello??');
+  await visitorSays(visitor, 'Hello??');
   // The widget shows a neutral notice, never an error: nothing for the visitor to fix.
-  await blockedVisitor.getByRole('dialog', { name: 'Chat' }).getByRole('status')
+  await visitor.getByRole('dialog', { name: 'Chat' }).getByRole('status')
     .getByText('Thanks, your message has been received.').waitFor();
-  assert.equal(await blockedVisitor.getByRole('dialog', { name: 'Chat' }).getByRole('alert').count(), 0, 'no alert');
+  assert.equal(await visitor.getByRole('dialog', { name: 'Chat' }).getByRole('alert').count(), 0, 'no alert');
   await admin.getByRole('checkbox', { name: 'Blocked' }).check();
   await row(admin, 'Hello??').waitFor();
   await admin.getByRole('button', { name: 'Unblock contact' }).click();

@@ -1,40 +1,21 @@
 // The walking spine in a real browser (issue #3): script tag → loader → WASM widget → relay →
 // console → reply → widget; history after reload; the visitor cookie; a tampered cookie.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startRelay, launchBrowser, watchErrors, screenshot, loginToConsole,
-} from './support.mjs';
+import { suite, openHostPage, openConsole, screenshot } from './support.mjs';
 
 const THIRTY_DAYS_S = 30 * 24 * 60 * 60;
 
-let relay;
-let browser;
-
-before(async () => {
-  relay = await startRelay();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+const stack = suite({ host: false });
 
 test('the loader draws the launcher at once and fetches the app only on intent', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const wasmRequests = [];
-  page.on('request', (request) => {
-    if (request.url().endsWith('.wasm')) wasmRequests.push(request.url());
-  });
-
-  await page.goto(`${relay.url}/`, { waitUntil: 'networkidle' });
+  const { context, page, errors, requests } =
+    await openHostPage(stack, { url: `${stack.relay.url}/`, waitUntil: 'networkidle' });
   const launcher = page.getByRole('button', { name: 'Open chat', exact: true });
   await launcher.waitFor();
   assert.equal(await launcher.getAttribute('aria-expanded'), 'false');
+  const wasmRequests = requests.map((request) => request.url()).filter((url) => url.endsWith('.wasm'));
   assert.deepEqual(wasmRequests, [], 'no WASM before intent');
   // The UI lives in an open shadow root, not in the host's DOM.
   const inShadow = await page.evaluate(() => {
@@ -52,10 +33,8 @@ test('the loader draws the launcher at once and fetches the app only on intent',
 });
 
 test('visitor and agent chat live; history and cookie survive a reload; a tampered cookie starts afresh', async () => {
-  const visitorContext = await browser.newContext();
-  const visitor = await visitorContext.newPage();
-  const visitorErrors = watchErrors(visitor);
-  await visitor.goto(`${relay.url}/`);
+  const { context: visitorContext, page: visitor, errors: visitorErrors } =
+    await openHostPage(stack, { url: `${stack.relay.url}/` });
 
   // 1. The visitor opens the widget and writes.
   await visitor.getByRole('button', { name: 'Open chat', exact: true }).click();
@@ -71,11 +50,7 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
   assert.equal(await composer.inputValue(), '', 'the composer is cleared after sending');
 
   // 2. An agent logs in, finds the conversation at the top of the list, opens it, replies.
-  const agentContext = await browser.newContext();
-  const agent = await agentContext.newPage();
-  await loginToConsole(agent, relay.url);
-  // Before login the console's GET /v1/agent/me answers 401 by design; watch from here on.
-  const agentErrors = watchErrors(agent);
+  const { context: agentContext, page: agent, errors: agentErrors } = await openConsole(stack);
   const list = agent.getByRole('navigation', { name: 'Conversations' });
   const row = list.getByRole('button').filter({ hasText: 'Do you ship to Lyon?' });
   await row.waitFor();
@@ -120,12 +95,11 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
   assert.ok(renewed.expires >= vid.expires, 'the lifetime is renewed on each visit');
 
   // A tampered cookie: a new identity and an empty thread, never an error.
-  const strangerContext = await browser.newContext();
   const tampered = `${vid.value.slice(0, -2)}${vid.value.endsWith('AA') ? 'BB' : 'AA'}`;
-  await strangerContext.addCookies([{ name: 'natter_vid', value: tampered, url: relay.url }]);
-  const stranger = await strangerContext.newPage();
-  const strangerErrors = watchErrors(stranger);
-  await stranger.goto(`${relay.url}/`);
+  const { context: strangerContext, page: stranger, errors: strangerErrors } = await openHostPage(stack, {
+    url: `${stack.relay.url}/`,
+    cookies: [{ name: 'natter_vid', value: tampered, url: stack.relay.url }],
+  });
   await stranger.getByRole('button', { name: 'Open chat', exact: true }).click();
   const strangerChat = stranger.getByRole('dialog', { name: 'Chat' });
   await strangerChat.getByText('Ask us anything').waitFor();
@@ -141,9 +115,9 @@ test('visitor and agent chat live; history and cookie survive a reload; a tamper
 });
 
 test('the console refuses a wrong password with a clear message and keeps the email', async () => {
-  const context = await browser.newContext();
+  const context = await stack.browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${relay.url}/inbox/`);
+  await page.goto(`${stack.relay.url}/inbox/`);
   await page.getByLabel('Email').fill('admin@example.com');
   await page.getByLabel('Password').fill('not the password');
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -155,17 +129,12 @@ test('the console refuses a wrong password with a clear message and keeps the em
 
 test('while no agent is online the widget shows the away message; it goes when an agent comes online', async () => {
   const away = "We're away right now. Leave a message and we'll answer as soon as we're back.";
-  const visitorContext = await browser.newContext();
-  const visitor = await visitorContext.newPage();
-  const errors = watchErrors(visitor);
-  await visitor.goto(`${relay.url}/`);
+  const { context: visitorContext, page: visitor, errors } = await openHostPage(stack, { url: `${stack.relay.url}/` });
   await visitor.getByRole('button', { name: 'Open chat', exact: true }).click();
   const chat = visitor.getByRole('dialog', { name: 'Chat' });
   await chat.getByText(away).waitFor();
 
-  const agentContext = await browser.newContext();
-  const agent = await agentContext.newPage();
-  await loginToConsole(agent, relay.url);
+  const { context: agentContext } = await openConsole(stack);
   await chat.getByText(away).waitFor({ state: 'hidden' });
   assert.deepEqual(errors, []);
   await Promise.all([visitorContext.close(), agentContext.close()]);

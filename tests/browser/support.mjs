@@ -1,11 +1,15 @@
 // Shared helpers for the browser end-to-end tests (run by `cargo xtask test` with `node --test`).
 //
-// startRelay() runs the real relay binary on 127.0.0.1:0 with a fresh data directory and the
-// release-built widget and console; launchBrowser() starts Debian's headless Chromium through
-// playwright-core. No sleeps: the relay prints its address only once it is listening.
-// The widget helpers (host pages with any snippet, socket frames, identity tokens, agent
-// replies over the REST API) are at the bottom.
+// Every test file starts with `const stack = suite({...})`: it registers the before/after hooks
+// that start the real relay binary on 127.0.0.1:0 (fresh data directory, the release-built
+// widget and console), the host page server and Debian's headless Chromium (playwright-core),
+// and stop them again. Tests open pages with openHostPage() (a page embedding the widget) and
+// openConsole() (the console, logged in). No sleeps: the relay prints its address only once it
+// is listening.
+// The lower-level helpers follow: relays, browser, host pages with any snippet, socket frames,
+// identity tokens, agent replies over the REST API.
 
+import { before, after } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +26,119 @@ const { chromium } = require('playwright-core');
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'browser-test-password';
 export const SCREENSHOT_DIR = join(root, 'target', 'screenshots');
+
+// ---------------------------------------------------------------------------------------------
+// The set-up of a test file, and the page openers.
+
+/**
+ * Registers the before/after hooks of a test file: they start the relay (or several), the host
+ * page server and Chromium, and stop them again, newest first. Returns the object the before
+ * hook fills in, so read its fields inside tests, not at the top of the file:
+ * { relay, relays, host, browser, agent }.
+ *
+ * Relay options: `config` is TOML after the demo site's `[[sites]]` table (more sites, the
+ * demo's `[sites.form]` or `away_message`, `[limits]`); `noForm` turns the demo's email form off;
+ * `limits` ({ max_attachment_bytes: 1024, … }) goes in through the environment, so it combines
+ * with a config's own `[limits]`; `restartable` gives a relay that tests can stop and start again
+ * (startRestartableRelay). Without `config` and `noForm` the relay runs on its built-in defaults.
+ *
+ * `relays` ({ name: relay options }) starts several relays, as `relays[name]`, instead of one;
+ * `host: false` skips the host page server, for files that use only the relay's own pages;
+ * `agent: true` logs in over the agent API once, as `agent`.
+ */
+export function suite({ relays, host = true, agent = false, ...relayOptions } = {}) {
+  const stack = { relay: undefined, relays: {}, host: undefined, browser: undefined, agent: undefined };
+  const teardown = [];
+  before(async () => {
+    // Relays start together; each one that did start is in the teardown even if another failed.
+    const results = await Promise.allSettled(Object.entries(relays ?? { relay: relayOptions })
+      .map(async ([name, options]) => {
+        const relay = await startSuiteRelay(options);
+        stack.relays[name] = relay;
+        teardown.push(() => (options.restartable ? relay.close() : relay.stop()));
+      }));
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (!relays) stack.relay = stack.relays.relay;
+    if (host) {
+      stack.host = await startHostServer();
+      teardown.push(() => stack.host.stop());
+    }
+    stack.browser = await launchBrowser();
+    teardown.push(() => stack.browser.close());
+    if (agent) stack.agent = await agentApi(stack.relay.url);
+  });
+  after(async () => {
+    // Everything is stopped even if one stop fails; the first failure is reported.
+    let firstError;
+    for (const stop of teardown.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    if (firstError) throw firstError;
+  });
+  return stack;
+}
+
+/** Starts one relay of suite() with the config file and environment its options describe. */
+function startSuiteRelay({ config, noForm = false, limits = {}, restartable = false }) {
+  const configToml = config === undefined && !noForm
+    ? undefined
+    : `${DEMO_SITE_TOML}${noForm ? FORM_OFF_TOML : ''}${config ?? ''}`;
+  const env = Object.fromEntries(Object.entries(limits)
+    .map(([name, value]) => [`NATTER_LIMITS__${name.toUpperCase()}`, String(value)]));
+  return (restartable ? startRestartableRelay : startRelay)({ configToml, env });
+}
+
+/**
+ * Opens a page embedding the widget. Resolves to { context, page, errors, frames, requests }
+ * once goto's `waitUntil` (default 'load') is reached; errors (watchErrors), socket frames
+ * (watchFrames) and every request are recorded from before the navigation.
+ * - Which page: `url` (one of the relay's own pages, or a host page served before); otherwise a
+ *   hostPage() of `site`, `lang`, `setup`, `head`, `body`, `queue` embedding `relay` (default:
+ *   the suite's), served by the host server at `path` (unique unless given). `recordEvents`
+ *   runs RECORD_EVENTS before `setup`.
+ * - Where: a new browser context made with `contextOptions` (viewport, colorScheme,
+ *   reducedMotion, isMobile…) and `cookies`, or a new tab of `context`.
+ * - `prepare(page, context)` runs before the navigation, for what must be in place when the
+ *   page loads: routes, a CDP session, init scripts, listeners.
+ */
+export async function openHostPage(stack, {
+  url, path = `/${randomUUID()}`, relay = stack.relay, recordEvents = false, setup = '',
+  site, lang, head, body, queue,
+  context, contextOptions = {}, cookies = [], prepare, waitUntil = 'load',
+} = {}) {
+  if (!context) {
+    context = await stack.browser.newContext(contextOptions);
+    if (cookies.length > 0) await context.addCookies(cookies);
+  }
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const frames = watchFrames(page);
+  const requests = [];
+  page.on('request', (request) => requests.push(request));
+  await prepare?.(page, context);
+  const html = url === undefined
+    ? hostPage({ relay: relay.url, site, lang, head, body, queue, setup: recordEvents ? `${RECORD_EVENTS}\n${setup}` : setup })
+    : undefined;
+  await page.goto(url ?? stack.host.page(path, html), { waitUntil });
+  return { context, page, errors, frames, requests };
+}
+
+/**
+ * Opens the console of `relay` (default: the suite's) in a new browser context and logs in, as
+ * the admin unless `email` and `password` say otherwise. Resolves to { context, page, errors }.
+ */
+export async function openConsole(stack, { relay = stack.relay, email, password, contextOptions = {} } = {}) {
+  const context = await stack.browser.newContext(contextOptions);
+  const page = await context.newPage();
+  await loginToConsole(page, relay.url, email, password);
+  // Only from here on: before the login the console's GET /v1/agent/me answers 401 by design.
+  return { context, page, errors: watchErrors(page) };
+}
 
 /** Starts a relay; resolves to { url, stop }. `options.env` adds environment variables
  * (e.g. `NATTER_LIMITS__MISSED_AFTER_SECS`). Without `options.configToml` the relay runs on its
@@ -119,13 +236,13 @@ allowed_origins = ["*"]
 identity_secret = "${DEMO_IDENTITY_SECRET}"
 `;
 
+/** The demo site's email form turned off (W5 has its own tests), so the thread stays in view. */
+const FORM_OFF_TOML = '\n[sites.form]\nwhen = "never"\n';
+
 /**
  * An HS256 identity token, as a host's server signs it (S2). `exp` defaults to five minutes
  * from now; pass a past one for an expired token.
  */
-/** The demo site without the email form (W5 has its own tests), so the thread stays in view. */
-export const NO_FORM_SITE_TOML = `${DEMO_SITE_TOML}\n[sites.form]\nwhen = "never"\n`;
-
 export function signIdentityToken(secret, { email, name, exp = Math.floor(Date.now() / 1000) + 300 }) {
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const claims = name === undefined ? { email, exp } : { email, name, exp };
@@ -136,15 +253,15 @@ export function signIdentityToken(secret, { email, name, exp = Math.floor(Date.n
 /**
  * A host page embedding the widget of `relay` with the queue snippet (or, with `queue: false`,
  * the old one-line snippet). `setup` is script run before the loader, where natter() calls are
- * queued; `body` is HTML.
+ * queued; `head` and `body` are HTML.
  */
-export function hostPage({ relay, lang = 'en', site = 'demo', setup = '', body = '', queue = true }) {
+export function hostPage({ relay, lang = 'en', site = 'demo', setup = '', head = '', body = '', queue = true }) {
   const snippet = queue
     ? `<script>window.natter=window.natter||function(){(natter.q=natter.q||[]).push(arguments)};${setup}</script>\n`
     : (setup ? `<script>${setup}</script>\n` : '');
   return `<!doctype html>
 <html lang="${lang}">
-<head><meta charset="utf-8"><title>Host page</title></head>
+<head><meta charset="utf-8">${head}<title>Host page</title></head>
 <body>
 <header><a href="#main">Skip to content</a></header>
 <main id="main"><h1>A host page</h1><p>Some content and <a href="#more">a link</a>.</p>${body}</main>
@@ -162,7 +279,7 @@ ${snippet}<script async src="${relay}/natter.js" data-site="${site}"></script>
 export async function startHostServer() {
   const pages = new Map();
   const server = createServer((request, response) => {
-        const path = new URL(request.url, 'http://host').pathname;
+    const path = new URL(request.url, 'http://host').pathname;
     // Browsers ask every origin for a favicon; a 404 would show up as a console error.
     if (path === '/favicon.ico') {
       response.writeHead(204).end();
@@ -189,10 +306,12 @@ export async function startHostServer() {
 
 /**
  * Records the JSON frames the relay sends to the page's widget sockets. `next(type)` resolves
- * with the next frame of that type not returned before (waiting for it if needed).
+ * with the next frame of that type not returned before (waiting for it if needed); `sent` lists
+ * the frames the widget sent to the relay, in order.
  */
 export function watchFrames(page) {
   const frames = [];
+  const sent = [];
   const taken = new Set();
   const waiting = [];
   const settle = () => {
@@ -215,9 +334,17 @@ export function watchFrames(page) {
       }
       settle();
     });
+    socket.on('framesent', ({ payload }) => {
+      try {
+        sent.push(JSON.parse(payload));
+      } catch {
+        // Not JSON: not ours.
+      }
+    });
   });
   return {
     frames,
+    sent,
     next(type, ms = 15_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {

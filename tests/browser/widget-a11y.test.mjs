@@ -2,34 +2,17 @@
 // aria-live, visible focus, reduced motion, dark mode, and axe-core with zero violations on the
 // closed launcher, the open thread and the panel with an error alert, in light and dark.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRelay, startHostServer, launchBrowser, watchErrors, hostPage,
-  agentReply, RECORD_EVENTS, waitForEvent, axeViolations, screenshot,
+  suite, openHostPage, agentReply, waitForEvent, axeViolations, screenshot,
 } from './support.mjs';
 
-let relay;
-let host;
-let browser;
+const stack = suite();
 
-before(async () => {
-  relay = await startRelay();
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
-
+/** A host page in a new context (`contextOptions`: colour scheme, reduced motion), widget ready. */
 async function visit(contextOptions = {}) {
-  const context = await browser.newContext(contextOptions);
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(host.page(`/a11y/${Math.random()}`, hostPage({ relay: relay.url, setup: RECORD_EVENTS })));
+  const { context, page, errors } = await openHostPage(stack, { recordEvents: true, contextOptions });
   await waitForEvent(page, 'ready');
   return { context, page, errors };
 }
@@ -123,7 +106,7 @@ test('axe-core finds no violations: closed launcher, open thread, error alert; l
     await composer.press('Enter');
     await waitForEvent(page, 'message:sent');
     const { conversationId } = await page.evaluate(() => window.__events.find(([name]) => name === 'message:sent')[1]);
-    await agentReply(relay.url, conversationId, 'Fine, like table salt.');
+    await agentReply(stack.relay.url, conversationId, 'Fine, like table salt.');
     await chat.getByText('Fine, like table salt.').waitFor();
     assert.deepEqual(await axeViolations(page), [], `${colorScheme}: open thread`);
     await screenshot(page, colorScheme === 'dark' ? 'widget-dark' : 'widget-light');

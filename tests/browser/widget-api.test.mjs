@@ -1,39 +1,13 @@
 // The widget's JS API (W10): the command queue before and after the load, every command, every
 // event, listener isolation, bad arguments, and destroy/init for single-page apps.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage, agentReply,
- 
-  RECORD_EVENTS, waitForEvent, eventNames, until,
+  suite, openHostPage, agentReply, waitForEvent, eventNames, until,
 } from './support.mjs';
 
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay();
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
-
-/** A fresh context and page on a host page with `setup` run before the loader. */
-async function open(options = {}, path = '/host/page') {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
-  await page.goto(host.page(path, hostPage({ relay: relay.url, setup: RECORD_EVENTS, ...options })));
-  return { context, page, errors, frames };
-}
+const stack = suite();
 
 const launcher = (page, name) => page.getByRole('button', { name, exact: true });
 const shown = (page) => page.evaluate(() => {
@@ -42,9 +16,9 @@ const shown = (page) => page.evaluate(() => {
 });
 
 test('commands queued before the loader runs are replayed in order, then ready fires', async () => {
-  const { context, page, errors } = await open({
-    setup: `${RECORD_EVENTS}
-      natter('set', { locale: 'fr' });
+  const { context, page, errors } = await openHostPage(stack, {
+    recordEvents: true,
+    setup: `natter('set', { locale: 'fr' });
       natter('open');`,
   });
   const chat = page.getByRole('dialog', { name: 'Chat' });
@@ -74,7 +48,7 @@ test('commands queued before the loader runs are replayed in order, then ready f
 });
 
 test('the old one-line snippet (no queue) still works and defines natter()', async () => {
-  const { context, page, errors } = await open({ queue: false, setup: '' });
+  const { context, page, errors } = await openHostPage(stack, { queue: false });
   await launcher(page, 'Open chat').waitFor();
   assert.equal(await page.evaluate(() => typeof window.natter), 'function');
   await page.evaluate(() => natter('open'));
@@ -84,7 +58,7 @@ test('the old one-line snippet (no queue) still works and defines natter()', asy
 });
 
 test('show and hide the whole widget; open shows it again', async () => {
-  const { context, page, errors } = await open();
+  const { context, page, errors } = await openHostPage(stack, { recordEvents: true });
   await launcher(page, 'Open chat').waitFor();
   await page.evaluate(() => natter('hide'));
   assert.equal(await shown(page), false);
@@ -95,7 +69,7 @@ test('show and hide the whole widget; open shows it again', async () => {
   await page.getByRole('dialog', { name: 'Chat' }).waitFor();
   assert.equal(await shown(page), true);
   // hide before the loader ran: the launcher never shows.
-  const queued = await open({ setup: `${RECORD_EVENTS} natter('hide');` }, '/host/hidden');
+  const queued = await openHostPage(stack, { recordEvents: true, setup: "natter('hide');", path: '/host/hidden' });
   await waitForEvent(queued.page, 'ready');
   assert.equal(await shown(queued.page), false);
   assert.deepEqual(errors, []);
@@ -104,7 +78,7 @@ test('show and hide the whole widget; open shows it again', async () => {
 });
 
 test('on/off: a late ready listener still runs; off removes; a throwing listener breaks nothing', async () => {
-  const { context, page, errors } = await open();
+  const { context, page, errors } = await openHostPage(stack, { recordEvents: true });
   await waitForEvent(page, 'ready');
   await page.evaluate(() => {
     window.calls = [];
@@ -131,7 +105,7 @@ test('on/off: a late ready listener still runs; off removes; a throwing listener
 });
 
 test('message:sent, message:received and unread carry the message; opening clears unread', async () => {
-  const { context, page, errors } = await open();
+  const { context, page, errors } = await openHostPage(stack, { recordEvents: true });
   await page.evaluate(() => natter('open'));
   const composer = page.getByRole('textbox', { name: 'Message', exact: true });
   await composer.fill('Is the Guji still in stock?');
@@ -145,7 +119,7 @@ test('message:sent, message:received and unread carry the message; opening clear
   assert.ok(Math.abs(sent.sentAt - Date.now()) < 60_000);
 
   await page.evaluate(() => natter('close'));
-  await agentReply(relay.url, sent.conversationId, 'Yes, two bags left.');
+  await agentReply(stack.relay.url, sent.conversationId, 'Yes, two bags left.');
   await waitForEvent(page, 'message:received');
   await waitForEvent(page, 'unread', '(d) => d.count === 1');
   const received = await page.evaluate(() => window.__events.find(([name]) => name === 'message:received')[1]);
@@ -164,7 +138,7 @@ test('message:sent, message:received and unread carry the message; opening clear
 });
 
 test('bad arguments: one console error each, naming the command and what it expected; no exception', async () => {
-  const { context, page, errors } = await open();
+  const { context, page, errors } = await openHostPage(stack, { recordEvents: true });
   await waitForEvent(page, 'ready');
   const thrown = await page.evaluate(() => {
     const calls = [
@@ -213,10 +187,9 @@ test('bad arguments: one console error each, naming the command and what it expe
 });
 
 test('destroy removes every node, listener, socket and timer; init and a new snippet start it again', async () => {
-  const context = await browser.newContext();
   // Count what the widget's own code (the loader natter.js and the app natter-widget-*.js)
   // creates on the page: timers, window/document listeners, sockets.
-  await context.addInitScript(() => {
+  const countLive = () => {
     const ours = () => /\/natter(\.js|-widget)/.test(new Error().stack);
     const live = { timers: new Set(), listeners: [], sockets: [] };
     window.__natterLive = live;
@@ -256,10 +229,12 @@ test('destroy removes every node, listener, socket and timer; init and a new sni
         if (ours()) live.sockets.push(this);
       }
     };
+  };
+  const { context, page, errors } = await openHostPage(stack, {
+    recordEvents: true,
+    path: '/host/spa',
+    prepare: (page) => page.addInitScript(countLive),
   });
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(host.page('/host/spa', hostPage({ relay: relay.url, setup: RECORD_EVENTS })));
   await page.evaluate(() => natter('open'));
   const composer = page.getByRole('textbox', { name: 'Message', exact: true });
   await composer.fill('Before the route change');
@@ -297,7 +272,7 @@ test('destroy removes every node, listener, socket and timer; init and a new sni
     script.src = `${relayUrl}/natter.js`;
     script.dataset.site = 'demo';
     document.body.append(script);
-  }, relay.url);
+  }, stack.relay.url);
   await launcher(page, 'Open chat').click();
   await log.getByText('Before the route change').waitFor();
   assert.equal(await page.locator('#natter-widget').count(), 1);

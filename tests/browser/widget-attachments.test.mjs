@@ -5,13 +5,11 @@
 // are refused with that limit; paste and drag and drop each deliver a file; a slow upload shows
 // its progress bar, can be cancelled, and Send waits for it.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import {
-  startRelay, startHostServer, launchBrowser, watchErrors, hostPage, agentApi,
-  RECORD_EVENTS, waitForEvent, screenshot, axeViolations, watchFrames,
-  NO_FORM_SITE_TOML,
+  suite, openHostPage, agentApi, waitForEvent, screenshot, axeViolations,
 } from './support.mjs';
 
 /** The relay's attachment limit for this file: small, so a "too large" file stays small. */
@@ -21,27 +19,10 @@ const MAX_FILES = 3;
 /** Upload speed for the slow-upload test, bytes per second (CDP network emulation). */
 const SLOW_UPLOAD_BYTES_PER_SEC = 48 * 1024;
 
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay({
-    env: {
-      NATTER_LIMITS__MAX_ATTACHMENT_BYTES: String(MAX_ATTACHMENT_BYTES),
-      NATTER_LIMITS__MAX_ATTACHMENTS_PER_MESSAGE: String(MAX_FILES),
-    },
-    // The email form would push the thread out of the screenshots; it has its own tests.
-    configToml: NO_FORM_SITE_TOML,
-  });
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
+const stack = suite({
+  limits: { max_attachment_bytes: MAX_ATTACHMENT_BYTES, max_attachments_per_message: MAX_FILES },
+  // The email form would push the thread out of the screenshots; it has its own tests.
+  noForm: true,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -102,16 +83,11 @@ trailer << /Root 1 0 R >>
 
 // ---------------------------------------------------------------------------------------------
 
-async function openChat({ lang = 'en', contextOptions = {} } = {}) {
-  const context = await browser.newContext(contextOptions);
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const uploads = [];
-  page.on('request', (request) => {
-    if (request.url().includes('/v1/visitor/attachments') && request.method() === 'POST') uploads.push(request);
-  });
-  const frames = watchFrames(page);
-  await page.goto(host.page(`/attach/${Math.random()}`, hostPage({ relay: relay.url, lang, setup: RECORD_EVENTS })));
+/** A host page with the chat open, ready for files; `uploads()` lists the upload requests so far. */
+async function openChat({ lang = 'en' } = {}) {
+  const { context, page, errors, frames, requests } = await openHostPage(stack, { lang, recordEvents: true });
+  const uploads = () => requests
+    .filter((request) => request.url().includes('/v1/visitor/attachments') && request.method() === 'POST');
   await waitForEvent(page, 'ready');
   await page.getByRole('button', { name: lang === 'de' ? 'Chat öffnen' : 'Open chat', exact: true }).click();
   const chat = page.getByRole('dialog', { name: 'Chat' });
@@ -169,7 +145,7 @@ test('a picked PNG and PDF upload with a thumbnail, are sent, reach the agent an
   const conversationId = await conversationOf(page);
 
   // The agent API has both files on the message, and they download byte for byte.
-  const agent = await agentApi(relay.url);
+  const agent = await agentApi(stack.relay.url);
   const detail = await agent.get(`/v1/agent/conversations/${conversationId}`);
   const message = detail.messages.find((m) => m.text === 'The receipt and the invoice');
   const byName = (name) => message.attachments.find((a) => a.name === name);
@@ -178,7 +154,7 @@ test('a picked PNG and PDF upload with a thumbnail, are sent, reach the agent an
     ['photo.png', 'image/png', photo.length],
   ]);
   for (const [attachment, bytes] of [[byName('photo.png'), photo], [byName('invoice.pdf'), PDF]]) {
-    const download = await fetch(`${relay.url}${attachment.url}`);
+    const download = await fetch(`${stack.relay.url}${attachment.url}`);
     assert.equal(download.status, 200);
     assert.deepEqual(Buffer.from(await download.arrayBuffer()), bytes);
   }
@@ -187,12 +163,12 @@ test('a picked PNG and PDF upload with a thumbnail, are sent, reach the agent an
   // the PDF as a link with its name and size.
   const image = row.getByRole('link', { name: /photo\.png/ });
   assert.equal(await image.getAttribute('target'), '_blank');
-  assert.equal(await image.getAttribute('href'), `${relay.url}${byName('photo.png').url}`);
+  assert.equal(await image.getAttribute('href'), `${stack.relay.url}${byName('photo.png').url}`);
   await page.waitForFunction((img) => img.complete && img.naturalWidth === 240,
     await row.getByRole('img', { name: 'photo.png' }).elementHandle());
   const pdf = row.getByRole('link', { name: /invoice\.pdf/ });
   assert.match(await pdf.textContent(), new RegExp(`invoice\\.pdf.*${PDF.length} bytes`));
-  assert.equal(await pdf.getAttribute('href'), `${relay.url}${byName('invoice.pdf').url}`);
+  assert.equal(await pdf.getAttribute('href'), `${stack.relay.url}${byName('invoice.pdf').url}`);
 
   // A message of files only: no text needed.
   await pick(page, chat, [{ name: 'second.png', mimeType: 'image/png', buffer: png(20, 20) }]);
@@ -219,7 +195,7 @@ test('too large and disallowed files are refused before upload, the relay\'s ref
   assert.match(await problems.textContent(),
     /invoice\.exe: this type of file can't be sent\. Allowed: images, PDF, text files\./);
   assert.equal(await chat.getByRole('list', { name: 'Files to send' }).isHidden(), true);
-  assert.equal(uploads.length, 0, 'nothing was uploaded');
+  assert.equal(uploads().length, 0, 'nothing was uploaded');
 
   // A file whose content is not what its type says passes the widget; the relay refuses it
   // and the visitor reads the relay's reason.
@@ -228,7 +204,7 @@ test('too large and disallowed files are refused before upload, the relay\'s ref
   await refused.waitFor();
   assert.equal((await refused.textContent()).trim(),
     'fake.png could not be sent: the file\'s content is not a image/png file');
-  assert.equal(uploads.length, 1);
+  assert.equal(uploads().length, 1);
   assert.equal(await chat.getByRole('list', { name: 'Files to send' }).isHidden(), true);
   assert.equal(await chat.getByRole('log', { name: 'Messages' }).getByRole('listitem').count(), 0, 'nothing was sent');
   assert.deepEqual(await axeViolations(page), []);
@@ -294,7 +270,7 @@ test('pasting and dropping files attach them like picked ones', async () => {
   await log.getByRole('img', { name: 'pasted.png' }).waitFor();
   await log.getByRole('link', { name: /dropped\.pdf/ }).waitFor();
   const conversationId = await conversationOf(page);
-  const detail = await (await agentApi(relay.url)).get(`/v1/agent/conversations/${conversationId}`);
+  const detail = await (await agentApi(stack.relay.url)).get(`/v1/agent/conversations/${conversationId}`);
   assert.deepEqual(detail.messages.flatMap((m) => m.attachments.map((a) => a.name)).sort(), ['dropped.pdf', 'pasted.png']);
   assert.deepEqual(errors, []);
   await context.close();
@@ -342,7 +318,7 @@ test('a slow upload shows its progress bar, can be cancelled, and Send waits for
     offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
   });
   const conversationId = await conversationOf(page);
-  const detail = await (await agentApi(relay.url)).get(`/v1/agent/conversations/${conversationId}`);
+  const detail = await (await agentApi(stack.relay.url)).get(`/v1/agent/conversations/${conversationId}`);
   assert.deepEqual(detail.messages.map((m) => m.attachments.map((a) => a.name)), [['slow.png']]);
   assert.deepEqual(errors, []);
   await context.close();

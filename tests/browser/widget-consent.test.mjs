@@ -1,35 +1,18 @@
 // Consent mode (W14): on a site with `consent_required`, no cookie and no storage until the
 // visitor interacts with the widget or the host calls natter('consent', true).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage,
-  DEMO_SITE_TOML, RECORD_EVENTS, waitForEvent,
-} from './support.mjs';
+import { suite, openHostPage, waitForEvent } from './support.mjs';
 
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay({
-    configToml: `${DEMO_SITE_TOML}
+const stack = suite({
+  config: `
 [[sites]]
 key = "careful"
 name = "A site that asks for consent first"
 allowed_origins = ["*"]
 consent_required = true
 `,
-  });
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
 });
 
 /** What the page stored: cookies as the page sees them, and both web storages. */
@@ -42,11 +25,7 @@ const NOTHING = { cookie: '', localStorage: 0, sessionStorage: 0 };
 
 /** A page of the consent site; the widget's app is loaded by hovering the launcher. */
 async function visit({ site = 'careful', setup = '' } = {}) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
-  await page.goto(host.page(`/${site}/${Math.random()}`, hostPage({ relay: relay.url, site, setup: `${RECORD_EVENTS}\n${setup}` })));
+  const { context, page, errors, frames } = await openHostPage(stack, { site, setup, recordEvents: true });
   await waitForEvent(page, 'ready');
   const launcher = page.getByRole('button', { name: 'Open chat', exact: true });
   return {

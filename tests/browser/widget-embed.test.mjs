@@ -3,57 +3,43 @@
 // commands that must not load the app before a first-time visitor shows intent; a returning
 // visitor's app loads in the background (W9: live replies and the unread badge).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import {
-  startRelay, startHostServer, launchBrowser, watchErrors, hostPage,
-  RECORD_EVENTS, waitForEvent,
-} from './support.mjs';
+import { suite, openHostPage, waitForEvent } from './support.mjs';
 
 const LOADER_BUDGET_GZIP = 3 * 1024;
 /** Everything the relay sends a page up to the open chat: loader, site stylesheet, app. */
 const OPEN_CHAT_BUDGET = 150 * 1024;
 
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay();
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
+const stack = suite();
 
 test('the loader as served stays under 3 KB gzipped', async () => {
-  const response = await fetch(`${relay.url}/natter.js`);
+  const response = await fetch(`${stack.relay.url}/natter.js`);
   assert.equal(response.status, 200);
   const size = gzipSync(Buffer.from(await response.arrayBuffer()), { level: 9 }).length;
   assert.ok(size < LOADER_BUDGET_GZIP, `natter.js is ${size} B gzipped`);
 });
 
 test('opening the chat transfers under 150 KB in all, headers included', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
   // Bytes on the wire per response (headers + body as encoded), from Chromium's network stack.
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Network.enable');
   const urls = new Map();
   const transferred = new Map();
-  cdp.on('Network.responseReceived', (event) => urls.set(event.requestId, event.response));
-  cdp.on('Network.loadingFinished', (event) => transferred.set(event.requestId, event.encodedDataLength));
-  await page.goto(host.page('/weight', hostPage({ relay: relay.url })), { waitUntil: 'networkidle' });
+  const { context, page } = await openHostPage(stack, {
+    path: '/weight',
+    waitUntil: 'networkidle',
+    async prepare(page, context) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.responseReceived', (event) => urls.set(event.requestId, event.response));
+      cdp.on('Network.loadingFinished', (event) => transferred.set(event.requestId, event.encodedDataLength));
+    },
+  });
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();
   await page.getByRole('dialog', { name: 'Chat' }).getByRole('textbox', { name: 'Message', exact: true }).waitFor();
   await page.waitForLoadState('networkidle');
 
-  const fromRelay = [...urls].filter(([, response]) => response.url.startsWith(relay.url));
+  const fromRelay = [...urls].filter(([, response]) => response.url.startsWith(stack.relay.url));
   const paths = fromRelay.map(([, response]) => new URL(response.url).pathname);
   assert.ok(paths.includes('/natter.js') && paths.includes('/widget/site/demo.css'), paths.join(' '));
   assert.ok(paths.some((path) => path.endsWith('_bg.wasm')), paths.join(' '));
@@ -69,23 +55,18 @@ test('opening the chat transfers under 150 KB in all, headers included', async (
 });
 
 test('for a first-time visitor, set, on, consent, show and close do not load the app; intent does', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const appRequests = [];
-  page.on('request', (request) => {
-    // The app's glue and .wasm (the site's small stylesheet, /widget/site/…, is the loader's).
-    if (request.url().includes('/widget/natter-widget')) appRequests.push(request.url());
-  });
-  await page.goto(host.page('/lazy', hostPage({
-    relay: relay.url,
-    setup: `${RECORD_EVENTS}
-      natter('set', { locale: 'de' });
+  const { context, page, errors, requests } = await openHostPage(stack, {
+    path: '/lazy',
+    recordEvents: true,
+    setup: `natter('set', { locale: 'de' });
       natter('consent', true);
       natter('show');
       natter('close');`,
-  })), { waitUntil: 'networkidle' });
+    waitUntil: 'networkidle',
+  });
   await waitForEvent(page, 'ready');
+  // The app's glue and .wasm (the site's small stylesheet, /widget/site/…, is the loader's).
+  const appRequests = requests.map((request) => request.url()).filter((url) => url.includes('/widget/natter-widget'));
   assert.deepEqual(appRequests, [], 'no app download before intent');
   const launcher = page.getByRole('button', { name: 'Chat öffnen', exact: true });
   await launcher.hover();
@@ -97,10 +78,7 @@ test('for a first-time visitor, set, on, consent, show and close do not load the
 });
 
 test('a page on another origin loads the app from the relay (CORS on /widget/*)', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(host.page('/cross-origin', hostPage({ relay: relay.url })));
+  const { context, page, errors } = await openHostPage(stack, { path: '/cross-origin' });
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();
   await page.getByRole('dialog', { name: 'Chat' }).getByText('Ask us anything').waitFor({ timeout: 10_000 });
   assert.deepEqual(errors, []);
@@ -108,18 +86,20 @@ test('a page on another origin loads the app from the relay (CORS on /widget/*)'
 });
 
 test('a returning visitor (natter_vid cookie) gets the app in the background, without intent', async () => {
-  const context = await browser.newContext();
-  const first = await context.newPage();
-  await first.goto(host.page('/returning', hostPage({ relay: relay.url })));
+  const { context, page: first } = await openHostPage(stack, { path: '/returning' });
   await first.getByRole('button', { name: 'Open chat', exact: true }).click();
   await first.waitForFunction(() => /natter_vid=/.test(document.cookie));
   await first.close();
 
-  const page = await context.newPage();
-  const errors = watchErrors(page);
   // The app's socket is the proof that it loaded (its files may come from the cache).
-  const appLoaded = page.waitForEvent('websocket', (socket) => socket.url().includes('/v1/visitor/ws'));
-  await page.goto(host.page('/returning'));
+  let appLoaded;
+  const { page, errors } = await openHostPage(stack, {
+    context,
+    url: stack.host.page('/returning'),
+    prepare(page) {
+      appLoaded = page.waitForEvent('websocket', (socket) => socket.url().includes('/v1/visitor/ws'));
+    },
+  });
   await appLoaded;
   // Loaded, not opened: the panel waits for the visitor.
   const launcher = page.getByRole('button', { name: 'Open chat', exact: true });

@@ -5,12 +5,10 @@
 // agent is online (under the away message; an agent coming online takes an untouched card
 // away and leaves a half-filled one), and a lost connection (not sent, nothing lost).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage, loginToConsole,
-  axeViolations, screenshot, RECORD_EVENTS, waitForEvent, DEMO_SITE_TOML,
-  agentApi,
+  suite, openHostPage, openConsole, axeViolations, screenshot, waitForEvent, agentApi,
 } from './support.mjs';
 
 /** The relay's length limit in these tests: lower than the widget's own check (254), so the
@@ -19,7 +17,7 @@ const RELAY_FIELD_LIMIT = 40;
 const AWAY = 'Nobody is here right now. We answer weekdays 9–17.';
 
 /** A config whose demo site has this `[sites.form]` (and `extra` site keys before it). */
-const formConfig = (form, extra = '') => `${DEMO_SITE_TOML}${extra}
+const formConfig = (form, extra = '') => `${extra}
 [sites.form]
 ${form}
 
@@ -27,56 +25,26 @@ ${form}
 max_contact_field_chars = ${RELAY_FIELD_LIMIT}
 `;
 
-let host;
-let browser;
-const relays = {};
-
-before(async () => {
-  [relays.after, relays.before, relays.offline, relays.lost] = await Promise.all([
-    startRelay({ configToml: formConfig('when = "after_first_message"\nname = "optional"\nphone = "required"\ncompany = "optional"') }),
-    startRelay({ configToml: formConfig('when = "before_first_message"\nname = "required"') }),
-    startRelay({ configToml: formConfig('when = "when_offline"', `away_message = "${AWAY}"\n`) }),
-    startRelay({ configToml: formConfig('when = "when_offline"') }),
-  ]);
-  host = await startHostServer();
-  browser = await launchBrowser();
+// One relay per form trigger.
+const stack = suite({
+  relays: {
+    after: { config: formConfig('when = "after_first_message"\nname = "optional"\nphone = "required"\ncompany = "optional"') },
+    before: { config: formConfig('when = "before_first_message"\nname = "required"') },
+    offline: { config: formConfig('when = "when_offline"', `away_message = "${AWAY}"\n`) },
+    lost: { config: formConfig('when = "when_offline"') },
+  },
 });
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await Promise.all(Object.values(relays).map((relay) => relay?.stop()));
-});
-
-/** The frames the page's widget sent to the relay, in order. */
-function watchSent(page) {
-  const sent = [];
-  page.on('websocket', (socket) => {
-    if (!socket.url().includes('/v1/visitor/ws')) return;
-    socket.on('framesent', ({ payload }) => {
-      try {
-        sent.push(JSON.parse(payload));
-      } catch {
-        // Not JSON: not ours.
-      }
-    });
-  });
-  return sent;
-}
 
 /** A visitor (own browser context) on a host page of `relay`, with the panel open. */
 async function visitor(relay, path, lang = 'en', colorScheme = 'light') {
-  const context = await browser.newContext({ colorScheme });
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
-  const sent = watchSent(page);
-  await page.goto(host.page(path, hostPage({ relay: relay.url, lang, setup: RECORD_EVENTS })));
+  const { context, page, errors, frames } = await openHostPage(stack, {
+    relay, path, lang, recordEvents: true, contextOptions: { colorScheme },
+  });
   await page.evaluate(() => natter('open'));
   const chat = page.getByRole('dialog', { name: 'Chat' });
   const composer = chat.getByRole('textbox', { name: lang === 'de' ? 'Nachricht' : 'Message', exact: true });
   return {
-    context, page, errors, frames, sent, chat, composer,
+    context, page, errors, frames, sent: frames.sent, chat, composer,
     async send(text) {
       await composer.fill(text);
       await composer.press('Enter');
@@ -102,7 +70,7 @@ async function agentGet(relay, path) {
 }
 
 test('after the first message: a card; errors next to the fields; the contact in the agent API; not asked again', async () => {
-  const ada = await visitor(relays.after, '/after');
+  const ada = await visitor(stack.relays.after, '/after');
   await ada.composer.waitFor();
   const card = ada.chat.getByRole('region', { name: 'Don’t miss our reply' });
   assert.equal(await card.count(), 0, 'no form before the first message');
@@ -160,7 +128,7 @@ test('after the first message: a card; errors next to the fields; the contact in
   });
 
   // The agent's contact panel has the details; capturing an email is not marketing consent.
-  const panel = await agentGet(relays.after, `/v1/agent/conversations/${conversationId}/contact`);
+  const panel = await agentGet(stack.relays.after, `/v1/agent/conversations/${conversationId}/contact`);
   assert.equal(panel.contact.email, 'ada@example.com');
   assert.equal(panel.contact.email_verified, false);
   assert.equal(panel.contact.name, 'Ada Lovelace');
@@ -183,7 +151,7 @@ test('after the first message: a card; errors next to the fields; the contact in
 });
 
 test('the relay refuses what the widget accepted (a shorter length limit): shown next to that field', async () => {
-  const grace = await visitor(relays.after, '/refused');
+  const grace = await visitor(stack.relays.after, '/refused');
   await grace.send('Hi there');
   const card = grace.chat.getByRole('region', { name: 'Don’t miss our reply' });
   await card.getByLabel('Email', { exact: true }).fill('grace@example.com');
@@ -210,7 +178,7 @@ test('the relay refuses what the widget accepted (a shorter length limit): shown
 });
 
 test('in German: labels, client-side errors and the relay\'s refusal', async () => {
-  const jana = await visitor(relays.after, '/de', 'de');
+  const jana = await visitor(stack.relays.after, '/de', 'de');
   await jana.send('Hallo, wo ist meine Bestellung?');
   const card = jana.chat.getByRole('region', { name: 'Verpassen Sie keine Antwort' });
   const email = card.getByLabel('E-Mail-Adresse', { exact: true });
@@ -233,7 +201,7 @@ test('in German: labels, client-side errors and the relay\'s refusal', async () 
 });
 
 test('"Not now" puts the card off for the page session, across a reload', async () => {
-  const ida = await visitor(relays.after, '/not-now');
+  const ida = await visitor(stack.relays.after, '/not-now');
   await ida.send('Just browsing');
   const card = ida.chat.getByRole('region', { name: 'Don’t miss our reply' });
   await card.getByLabel('Email', { exact: true }).fill('ida@');
@@ -253,7 +221,7 @@ test('"Not now" puts the card off for the page session, across a reload', async 
 });
 
 test('before the first message: the form comes first, the composer waits for it', async () => {
-  const alan = await visitor(relays.before, '/before');
+  const alan = await visitor(stack.relays.before, '/before');
   const form = alan.chat.getByRole('region', { name: 'Before we start' });
   await form.waitFor();
   const email = form.getByLabel('Email', { exact: true });
@@ -281,7 +249,7 @@ test('before the first message: the form comes first, the composer waits for it'
   const { conversationId } = await alan.send('Now I can ask my question.');
   const order = alan.sent.map((frame) => frame.type).filter((type) => type === 'submit_form' || type === 'send');
   assert.deepEqual(order, ['submit_form', 'send'], 'the message only after the form');
-  const panel = await agentGet(relays.before, `/v1/agent/conversations/${conversationId}/contact`);
+  const panel = await agentGet(stack.relays.before, `/v1/agent/conversations/${conversationId}/contact`);
   assert.equal(panel.contact.email, 'alan@example.org');
   assert.equal(panel.contact.name, 'Alan Turing');
   assert.deepEqual(alan.errors, []);
@@ -289,8 +257,8 @@ test('before the first message: the form comes first, the composer waits for it'
 });
 
 test('while no agent is online: the away message and "continue by email"; an agent coming online takes an untouched card away', async () => {
-  const idle = await visitor(relays.offline, '/offline-idle');
-  const busy = await visitor(relays.offline, '/offline-busy');
+  const idle = await visitor(stack.relays.offline, '/offline-idle');
+  const busy = await visitor(stack.relays.offline, '/offline-busy');
   for (const who of [idle, busy]) {
     await who.chat.getByText(AWAY).waitFor();
     await who.chat.getByRole('region', { name: 'Continue by email' }).waitFor();
@@ -306,9 +274,7 @@ test('while no agent is online: the away message and "continue by email"; an age
   assert.deepEqual(await axeViolations(busy.page), []);
 
   // An agent comes online (the console's live socket is their presence).
-  const agent = await browser.newContext();
-  const inbox = await agent.newPage();
-  await loginToConsole(inbox, relays.offline.url);
+  const { context: agent } = await openConsole(stack, { relay: stack.relays.offline });
   for (const who of [idle, busy]) {
     assert.equal((await who.frames.next('availability')).agents_online, true);
     await who.chat.getByText(AWAY).waitFor({ state: 'hidden' });
@@ -329,7 +295,7 @@ test('while no agent is online: the away message and "continue by email"; an age
 });
 
 test('dark mode: the form and its errors keep their contrast (axe)', async () => {
-  const night = await visitor(relays.offline, '/dark', 'en', 'dark');
+  const night = await visitor(stack.relays.offline, '/dark', 'en', 'dark');
   const card = night.chat.getByRole('region', { name: 'Continue by email' });
   await card.getByRole('button', { name: 'Send my details' }).click();
   assert.equal(await describedBy(night.chat, card.getByLabel('Email', { exact: true })), 'Please enter your email address.');
@@ -340,11 +306,11 @@ test('dark mode: the form and its errors keep their contrast (axe)', async () =>
 });
 
 test('a lost connection: "not sent", everything typed stays', async () => {
-  const joan = await visitor(relays.lost, '/lost');
+  const joan = await visitor(stack.relays.lost, '/lost');
   const card = joan.chat.getByRole('region', { name: 'Continue by email' });
   await card.getByLabel('Email', { exact: true }).fill('joan@example.com');
   // The relay goes away; the widget notices and reconnects in the background.
-  await relays.lost.stop();
+  await stack.relays.lost.stop();
   await joan.chat.getByText('Connection lost. Reconnecting…').waitFor();
   await card.getByRole('button', { name: 'Send my details' }).click();
   await card.getByRole('alert').getByText('Not sent: the connection was lost.').waitFor();

@@ -1,28 +1,11 @@
 // Languages (W11): every visible string in English, German and French, from <html lang> or
 // natter('set', {locale}), English for anything else.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startRelay, startHostServer, launchBrowser, watchErrors, hostPage,
-  RECORD_EVENTS, waitForEvent, screenshot,
-} from './support.mjs';
+import { suite, openHostPage, waitForEvent, screenshot } from './support.mjs';
 
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay();
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
+const stack = suite();
 
 /** What the visitor sees and hears in each language, and the English it must not show. */
 const LANGUAGES = {
@@ -49,14 +32,6 @@ const LANGUAGES = {
 };
 const ENGLISH_ONLY = ['Open chat', 'Close chat', 'Chat with us', 'Write a message', 'Send', 'Sent', 'Ask us anything', 'Retry', 'Failed', 'could not be sent'];
 
-async function visit(lang, setup = '') {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(host.page(`/${lang || 'none'}/${Math.random()}`, hostPage({ relay: relay.url, lang, setup: `${RECORD_EVENTS}\n${setup}` })));
-  return { context, page, errors };
-}
-
 /** Checks every string of `expected` in the open panel (and the panel's `lang`). */
 async function checkPanel(page, expected, code) {
   const chat = page.getByRole('dialog', { name: 'Chat' });
@@ -74,7 +49,7 @@ async function checkPanel(page, expected, code) {
 for (const [lang, code] of [['de-DE', 'de'], ['fr', 'fr']]) {
   test(`<html lang="${lang}">: the whole widget speaks ${code}`, async () => {
     const expected = LANGUAGES[code];
-    const { context, page, errors } = await visit(lang);
+    const { context, page, errors } = await openHostPage(stack, { lang, recordEvents: true });
     await page.getByRole('button', { name: expected.open, exact: true }).click();
     const { chat, composer } = await checkPanel(page, expected, code);
     // No agent is online in this test: the empty thread promises no quick reply (W6).
@@ -101,7 +76,7 @@ for (const [lang, code] of [['de-DE', 'de'], ['fr', 'fr']]) {
 
 test('other languages, and pages without a lang, get English', async () => {
   for (const lang of ['es', '']) {
-    const { context, page, errors } = await visit(lang);
+    const { context, page, errors } = await openHostPage(stack, { lang, recordEvents: true });
     await page.getByRole('button', { name: 'Open chat', exact: true }).click();
     await checkPanel(page, LANGUAGES.en, 'en');
     assert.deepEqual(errors, []);
@@ -111,7 +86,9 @@ test('other languages, and pages without a lang, get English', async () => {
 
 test("natter('set', {locale}) switches the language before and after the load, live", async () => {
   // Before the load: the launcher's name follows at once, without loading the app.
-  const { context, page, errors } = await visit('en', "natter('set', { locale: 'de' });");
+  const { context, page, errors } = await openHostPage(stack, {
+    lang: 'en', recordEvents: true, setup: "natter('set', { locale: 'de' });",
+  });
   await page.getByRole('button', { name: 'Chat öffnen', exact: true }).waitFor();
   await page.getByRole('button', { name: 'Chat öffnen', exact: true }).click();
   const { composer } = await checkPanel(page, LANGUAGES.de, 'de');

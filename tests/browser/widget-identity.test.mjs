@@ -2,47 +2,29 @@
 // valid, expired, forged, wrong-site or no token; the history that follows a verified contact
 // to a second device; natter('reset') on logout; the demo's logged-in page.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRelay, startHostServer, launchBrowser, watchErrors, hostPage,
-  signIdentityToken, DEMO_IDENTITY_SECRET, DEMO_SITE_TOML, RECORD_EVENTS, waitForEvent, eventNames,
-  until, screenshot,
+  suite, openHostPage, hostPage, signIdentityToken, DEMO_IDENTITY_SECRET, RECORD_EVENTS,
+  waitForEvent, eventNames, until, screenshot,
 } from './support.mjs';
 
 const OTHER_SITE_SECRET = 'another-site-secret-0123456789';
 const ADA = 'ada@example.com';
 
-let relay;
-let host;
-let browser;
-
-before(async () => {
-  relay = await startRelay({
-    configToml: `${DEMO_SITE_TOML}
+const stack = suite({
+  config: `
 [[sites]]
 key = "other"
 name = "Another site"
 allowed_origins = ["*"]
 identity_secret = "${OTHER_SITE_SECRET}"
 `,
-  });
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
 });
 
 /** A new device (browser context) on a host page that runs `setup` before the loader. */
 async function device(setup = '', path = '/account') {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(host.page(path, hostPage({ relay: relay.url, setup: `${RECORD_EVENTS}\n${setup}` })));
+  const { context, page, errors } = await openHostPage(stack, { path, setup, recordEvents: true });
   const chat = page.getByRole('dialog', { name: 'Chat' });
   return {
     context,
@@ -126,33 +108,30 @@ test('reset (logout) forgets the visitor on this device: empty thread, new id, t
   await ada.page.waitForFunction((old) => /natter_vid=/.test(document.cookie) && !document.cookie.includes(old), before);
   // The new anonymous visitor chats normally, and stays anonymous on the next (logged-out) page.
   await ada.send('After logging out');
-  await ada.page.goto(host.page('/logged-out', hostPage({ relay: relay.url, setup: RECORD_EVENTS })));
+  await ada.page.goto(stack.host.page('/logged-out', hostPage({ relay: stack.relay.url, setup: RECORD_EVENTS })));
   await ada.page.evaluate(() => natter('open'));
   await ada.log.getByText('After logging out').waitFor();
   assert.equal(await ada.log.getByText('Before logging out').count(), 0);
 
   // The forgotten id, copied before the logout, no longer opens Ada's thread.
-  const copy = await browser.newContext();
-  await copy.addCookies([{ name: 'natter_vid', value: before, url: host.url }]);
-  const page = await copy.newPage();
-  await page.goto(host.page('/logged-out'));
+  const { context: copy, page } = await openHostPage(stack, {
+    url: stack.host.page('/logged-out'),
+    cookies: [{ name: 'natter_vid', value: before, url: stack.host.url }],
+  });
   await page.evaluate(() => natter('open'));
   await page.getByRole('dialog', { name: 'Chat' }).getByText('Ask us anything').waitFor();
   assert.equal(await page.getByText('Before logging out').count(), 0);
 
   // reset queued on a page that has not loaded the app yet (a logout page) loads it to forget.
   const laterCookie = await ada.cookie();
-  await ada.page.goto(host.page('/logout-page', hostPage({ relay: relay.url, setup: `${RECORD_EVENTS} natter('reset');` })));
+  await ada.page.goto(stack.host.page('/logout-page', hostPage({ relay: stack.relay.url, setup: `${RECORD_EVENTS} natter('reset');` })));
   await ada.page.waitForFunction((old) => /natter_vid=/.test(document.cookie) && !document.cookie.includes(old), laterCookie);
   assert.deepEqual(ada.errors, []);
   await Promise.all([ada.context.close(), copy.close()]);
 });
 
 test("the demo's logged-in page signs a token on its server, identifies, and logs out", async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(`${relay.url}/logged-in`);
+  const { context, page, errors } = await openHostPage(stack, { url: `${stack.relay.url}/logged-in` });
   const status = page.getByRole('status').filter({ hasText: 'Chat linked' });
   await status.getByText(`Chat linked to ${ADA} (verified)`).waitFor();
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();

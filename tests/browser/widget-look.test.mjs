@@ -2,12 +2,9 @@
 // light/dark mode from the relay's config, before the app loads and after; the full-screen
 // panel on a phone; the badge on the launcher, live and for a returning visitor.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage,
-  agentReply, axeViolations, screenshot, DEMO_SITE_TOML,
-} from './support.mjs';
+import { suite, openHostPage, agentReply, axeViolations, screenshot } from './support.mjs';
 
 // A light site colour (dark text must be chosen on it), on the left, with text, forced dark.
 const SUNNY_TOML = `
@@ -44,36 +41,13 @@ const SIDE_GAP_PX = 20;
 const ROUND_LAUNCHER_PX = 56;
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true };
 
-let relay;
-let host;
-let browser;
+const stack = suite({ config: SUNNY_TOML + DAYLIGHT_TOML });
 
-before(async () => {
-  relay = await startRelay({ configToml: DEMO_SITE_TOML + SUNNY_TOML + DAYLIGHT_TOML });
-  host = await startHostServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
-
-/** A fresh visitor (a new browser context) and the URL of a host page of `site`. */
-async function visit(site, contextOptions = {}) {
-  const context = await browser.newContext(contextOptions);
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
-  const appRequests = [];
-  page.on('request', (request) => {
-    if (request.url().includes('/widget/natter-widget')) appRequests.push(request.url());
-  });
+/** A fresh visitor (a new browser context) on a host page of `site`; `options` are openHostPage's. */
+function visit(site, options = {}) {
   // A mobile site says how wide it is; without this a phone lays the page out 980 px wide.
-  const html = hostPage({ relay: relay.url, site })
-    .replace('<meta charset="utf-8">', '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">');
-  return { context, page, errors, frames, appRequests, url: host.page(`/look/${site}/${Math.random()}`, html) };
+  const head = '<meta name="viewport" content="width=device-width, initial-scale=1">';
+  return openHostPage(stack, { site, head, ...options });
 }
 
 /** Computed styles of an element in the widget's shadow root (with an optional pseudo-element). */
@@ -96,15 +70,17 @@ async function box(page, selector) {
 }
 
 test('a yellow, left, dark site: the launcher has its look before the app loads, and never the default one', async () => {
-  const { context, page, errors, appRequests, url } = await visit('sunny', { colorScheme: 'light' });
   // Hold the site stylesheet: until it arrives the launcher must not be drawn at all.
   let release;
   const held = new Promise((resolve) => { release = resolve; });
-  await page.route('**/widget/site/sunny.css', async (route) => {
-    await held;
-    await route.continue();
+  const { context, page, errors, requests } = await visit('sunny', {
+    contextOptions: { colorScheme: 'light' },
+    prepare: (page) => page.route('**/widget/site/sunny.css', async (route) => {
+      await held;
+      await route.continue();
+    }),
+    waitUntil: 'commit',
   });
-  await page.goto(url, { waitUntil: 'commit' });
   await page.waitForFunction(() => document.getElementById('natter-widget')?.shadowRoot?.querySelector('.launcher'));
   assert.equal((await shadowStyle(page, '.launcher', ['visibility'])).visibility, 'hidden',
     'no launcher in the default look while the site style loads');
@@ -120,6 +96,7 @@ test('a yellow, left, dark site: the launcher has its look before the app loads,
   const where = await box(page, '.launcher');
   assert.equal(where.x, SIDE_GAP_PX, 'on the left');
   assert.ok(where.width > ROUND_LAUNCHER_PX + 40, `a pill with the text, ${where.width}px wide`);
+  const appRequests = requests.map((request) => request.url()).filter((url) => url.includes('/widget/natter-widget'));
   assert.deepEqual(appRequests, [], 'the look needs no app download');
   await screenshot(page, 'widget-closed-themed');
   assert.deepEqual(await axeViolations(page), []);
@@ -128,8 +105,7 @@ test('a yellow, left, dark site: the launcher has its look before the app loads,
 });
 
 test('the panel opens on the launcher\'s side in dark colours, with a readable site colour; axe is clean', async () => {
-  const { context, page, errors, frames, url } = await visit('sunny', { colorScheme: 'light' });
-  await page.goto(url);
+  const { context, page, errors, frames } = await visit('sunny', { contextOptions: { colorScheme: 'light' } });
   await page.getByRole('button', { name: 'Talk to us', exact: true }).click();
   const chat = page.getByRole('dialog', { name: 'Chat' });
   const composer = chat.getByRole('textbox', { name: 'Message', exact: true });
@@ -146,7 +122,7 @@ test('the panel opens on the launcher\'s side in dark colours, with a readable s
   await composer.fill('Do you have this in blue?');
   await composer.press('Enter');
   const ack = await frames.next('ack');
-  await agentReply(relay.url, ack.message.conversation_id, 'We do! Size?');
+  await agentReply(stack.relay.url, ack.message.conversation_id, 'We do! Size?');
   const log = chat.getByRole('log', { name: 'Messages' });
   await log.getByText('We do! Size?').waitFor();
   assert.deepEqual(await shadowStyle(page, '.mine .bubble', ['background-color', 'color']),
@@ -160,8 +136,7 @@ test('the panel opens on the launcher\'s side in dark colours, with a readable s
 
 test('a light site stays light on a dark system; a site on auto follows the system', async () => {
   for (const [site, expected] of [['daylight', LIGHT_PANEL], ['demo', DARK_PANEL]]) {
-    const { context, page, errors, url } = await visit(site, { colorScheme: 'dark' });
-    await page.goto(url);
+    const { context, page, errors } = await visit(site, { contextOptions: { colorScheme: 'dark' } });
     await page.getByRole('button', { name: 'Open chat', exact: true }).click();
     await page.getByRole('dialog', { name: 'Chat' }).getByRole('textbox', { name: 'Message', exact: true }).waitFor();
     assert.equal((await shadowStyle(page, '.panel', ['background-color']))['background-color'], expected, site);
@@ -177,8 +152,7 @@ test('a light site stays light on a dark system; a site on auto follows the syst
 });
 
 test('on a phone the open panel covers the screen, the close button works and nothing scrolls sideways', async () => {
-  const { context, page, errors, url } = await visit('sunny', PHONE);
-  await page.goto(url);
+  const { context, page, errors } = await visit('sunny', { contextOptions: PHONE });
   const launcher = page.getByRole('button', { name: 'Talk to us', exact: true });
   await launcher.tap();
   const chat = page.getByRole('dialog', { name: 'Chat' });
@@ -208,8 +182,7 @@ test('on a phone the open panel covers the screen, the close button works and no
 });
 
 test('agent replies while the panel is closed show a badge on the launcher; opening clears it; a returning visitor sees it after a reload', async () => {
-  const { context, page, errors, frames, url } = await visit('demo');
-  await page.goto(url);
+  const { context, page, errors, frames } = await visit('demo');
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();
   const chat = page.getByRole('dialog', { name: 'Chat' });
   const composer = chat.getByRole('textbox', { name: 'Message', exact: true });
@@ -221,10 +194,10 @@ test('agent replies while the panel is closed show a badge on the launcher; open
   await chat.waitFor({ state: 'hidden' });
 
   const badge = () => shadowStyle(page, '.launcher', ['content', 'background-color', 'color'], '::before');
-  await agentReply(relay.url, conversation, 'Yes, from 10 to 4.');
+  await agentReply(stack.relay.url, conversation, 'Yes, from 10 to 4.');
   await page.getByRole('button', { name: 'Open chat, 1 unread message', exact: true }).waitFor();
   assert.deepEqual(await badge(), { content: '"1"', 'background-color': 'rgb(185, 28, 28)', color: WHITE });
-  await agentReply(relay.url, conversation, 'And on holidays too.');
+  await agentReply(stack.relay.url, conversation, 'And on holidays too.');
   const launcher = page.getByRole('button', { name: 'Open chat, 2 unread messages', exact: true });
   await launcher.waitFor();
   assert.equal((await badge()).content, '"2"');
@@ -239,7 +212,7 @@ test('agent replies while the panel is closed show a badge on the launcher; open
   await page.getByRole('button', { name: 'Open chat', exact: true }).waitFor();
 
   // Away from the chat, another reply arrives; the visitor comes back to the page later.
-  await agentReply(relay.url, conversation, 'See you then!');
+  await agentReply(stack.relay.url, conversation, 'See you then!');
   await page.getByRole('button', { name: 'Open chat, 1 unread message', exact: true }).waitFor();
   // The app's socket is the proof that it loaded (its files may come from the cache).
   const appLoaded = page.waitForEvent('websocket', (socket) => socket.url().includes('/v1/visitor/ws'));

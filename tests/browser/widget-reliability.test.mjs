@@ -5,48 +5,29 @@
 // While the relay is down Chromium logs every failed WebSocket attempt as a console error;
 // those (and only those) are expected here.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRestartableRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage,
-  agentApi, screenshot, RECORD_EVENTS, waitForEvent, waitForAnimations,
-  NO_FORM_SITE_TOML,
+  suite, openHostPage, screenshot, waitForEvent, waitForAnimations,
 } from './support.mjs';
-
 
 /** The storage key of the demo site's outbox (widget/src/outbox.rs). */
 const OUTBOX_KEY = 'natter_outbox:demo';
 /** Reconnects back off up to 30 s; a wait for a reconnect allows for one full backoff. */
 const RECONNECT_MS = 45_000;
 
-let relay;
-let host;
-let browser;
-let agent;
-
-before(async () => {
-  relay = await startRestartableRelay({ configToml: NO_FORM_SITE_TOML });
-  host = await startHostServer();
-  browser = await launchBrowser();
-  agent = await agentApi(relay.url);
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.close();
-});
+const stack = suite({ restartable: true, noForm: true, agent: true });
 
 /** Console errors other than the failed socket attempts of an outage. */
 const unexpected = (errors) => errors.filter((error) => !/WebSocket connection to .* failed/.test(error));
 
-/** Opens a host page (path unique per test) in `context` and the chat panel on it. */
-async function visit(context, path, setup = '') {
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
-  await page.goto(host.page(path, hostPage({ relay: relay.url, setup: `${RECORD_EVENTS}\n${setup}` })));
-  return { page, errors, frames, ...(await openPanel(page)) };
+/**
+ * Opens a host page (path unique per test) and the chat panel on it: in a new browser context,
+ * or as another tab of `context`.
+ */
+async function visit({ path, setup = '', context }) {
+  const opened = await openHostPage(stack, { path, setup, context, recordEvents: true });
+  return { ...opened, ...(await openPanel(opened.page)) };
 }
 
 async function openPanel(page) {
@@ -66,7 +47,7 @@ async function send(composer, text) {
 
 /** The visitor's messages as the agent API stores them, in seq order. */
 async function storedTexts(conversationId) {
-  const { messages } = await agent.get(`/v1/agent/conversations/${conversationId}`);
+  const { messages } = await stack.agent.get(`/v1/agent/conversations/${conversationId}`);
   return messages.filter((message) => message.author.kind === 'visitor').map((message) => message.text);
 }
 
@@ -80,13 +61,12 @@ async function assertOnce(log, texts) {
 const outbox = (page) => page.evaluate((key) => JSON.parse(localStorage.getItem(key)), OUTBOX_KEY);
 
 test('messages typed while the relay is down survive a reload and arrive once, in order', async () => {
-  const context = await browser.newContext();
-  const { page, errors, frames, chat, composer, log } = await visit(context, '/outbox');
+  const { context, page, errors, frames, chat, composer, log } = await visit({ path: '/outbox' });
   await send(composer, 'Before the outage');
   await row(log, 'Before the outage').getByText('Sent').waitFor();
   const conversationId = (await frames.next('ack')).message.conversation_id;
 
-  await relay.stop();
+  await stack.relay.stop();
   await chat.getByText('Connection lost. Reconnecting…').waitFor();
   const offline = ['Offline one', 'Offline two', 'Offline three'];
   for (const text of offline) {
@@ -104,7 +84,7 @@ test('messages typed while the relay is down survive a reload and arrive once, i
   await waitForAnimations(page);
   await screenshot(page, 'widget-sending-offline');
 
-  await relay.start();
+  await stack.relay.start();
   // The browser would say so when the network comes back; the widget then skips the backoff.
   await page.evaluate(() => window.dispatchEvent(new Event('online')));
   for (const text of offline) {
@@ -119,8 +99,7 @@ test('messages typed while the relay is down survive a reload and arrive once, i
 });
 
 test('the relay crashes while messages are in flight: each arrives exactly once', async () => {
-  const context = await browser.newContext();
-  const { errors, frames, chat, composer, log } = await visit(context, '/in-flight');
+  const { context, errors, frames, chat, composer, log } = await visit({ path: '/in-flight' });
   await send(composer, 'Flight 0');
   await row(log, 'Flight 0').getByText('Sent').waitFor();
   const conversationId = (await frames.next('ack')).message.conversation_id;
@@ -131,12 +110,12 @@ test('the relay crashes while messages are in flight: each arrives exactly once'
       await send(composer, 'Flight 1');
       await send(composer, 'Flight 2');
     })(),
-    relay.stop('SIGKILL'),
+    stack.relay.stop('SIGKILL'),
   ]);
   await chat.getByText('Connection lost. Reconnecting…').waitFor();
   await send(composer, 'Flight 3');
   await send(composer, 'Flight 4');
-  await relay.start();
+  await stack.relay.start();
   // No wake event this time: the backoff timer reconnects by itself.
   const texts = ['Flight 0', 'Flight 1', 'Flight 2', 'Flight 3', 'Flight 4'];
   for (const text of texts) await row(log, text).getByText('Sent').waitFor({ timeout: RECONNECT_MS });
@@ -147,17 +126,17 @@ test('the relay crashes while messages are in flight: each arrives exactly once'
 });
 
 test('two tabs: messages and replies show live in both, never twice, even when both resend', async () => {
-  const context = await browser.newContext();
-  const a = await visit(context, '/tabs');
+  const a = await visit({ path: '/tabs' });
+  const { context } = a;
   await send(a.composer, 'Hello from tab A');
   await row(a.log, 'Hello from tab A').getByText('Sent').waitFor();
   const conversationId = (await a.frames.next('ack')).message.conversation_id;
-  const b = await visit(context, '/tabs');
+  const b = await visit({ path: '/tabs', context });
   await row(b.log, 'Hello from tab A').waitFor();
 
   await send(b.composer, 'Hello from tab B');
   await row(a.log, 'Hello from tab B').waitFor();
-  await agent.post(`/v1/agent/conversations/${conversationId}/messages`, {
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/messages`, {
     client_id: crypto.randomUUID(),
     text: 'One answer for both tabs',
   });
@@ -166,13 +145,13 @@ test('two tabs: messages and replies show live in both, never twice, even when b
 
   // Tab A writes during an outage; tab B, reloaded meanwhile, finds it in the shared outbox.
   // Both resend the same client id once the relay is back.
-  await relay.stop();
+  await stack.relay.stop();
   await send(a.composer, 'Typed in A while offline');
   await row(a.log, 'Typed in A while offline').getByText('Sending…').waitFor();
   await b.page.reload();
   const reloaded = await openPanel(b.page);
   await row(reloaded.log, 'Typed in A while offline').getByText('Sending…').waitFor();
-  await relay.start();
+  await stack.relay.start();
   await Promise.all([a.page, b.page].map((page) => page.evaluate(() => window.dispatchEvent(new Event('online')))));
   for (const log of [a.log, reloaded.log]) {
     await row(log, 'Typed in A while offline').getByText('Sent').waitFor({ timeout: RECONNECT_MS });
@@ -185,14 +164,13 @@ test('two tabs: messages and replies show live in both, never twice, even when b
 });
 
 test('an agent reading the conversation shows "Read" on the newest message, also after a reload', async () => {
-  const context = await browser.newContext();
-  const { page, errors, frames, composer, log } = await visit(context, '/read');
+  const { context, page, errors, frames, composer, log } = await visit({ path: '/read' });
   await send(composer, 'First question');
   await send(composer, 'Second question');
   await row(log, 'Second question').getByText('Sent').waitFor();
   const conversationId = (await frames.next('ack')).message.conversation_id;
 
-  await agent.post(`/v1/agent/conversations/${conversationId}/read`);
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/read`);
   await row(log, 'Second question').getByText('Chat · Read').waitFor();
   // The older read message keeps a quiet double check; its "Read" is for screen readers.
   assert.equal(await row(log, 'First question').locator('.meta .sr-only').textContent(), ' · Read');
@@ -213,8 +191,7 @@ test('an agent reading the conversation shows "Read" on the newest message, also
 });
 
 test('unread: replies to a closed panel count up, also right after a reload; opening clears and reports seen', async () => {
-  const context = await browser.newContext();
-  const { page, errors, frames, composer, log } = await visit(context, '/unread');
+  const { context, page, errors, frames, composer, log } = await visit({ path: '/unread' });
   const sentFrames = [];
   page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => sentFrames.push(JSON.parse(payload))));
   await send(composer, 'Anyone there?');
@@ -223,7 +200,7 @@ test('unread: replies to a closed panel count up, also right after a reload; ope
   await frames.next('welcome'); // this page's; the reloads' follow
   await page.evaluate(() => natter('close'));
 
-  const reply = (text) => agent.post(`/v1/agent/conversations/${conversationId}/messages`, { client_id: crypto.randomUUID(), text });
+  const reply = (text) => stack.agent.post(`/v1/agent/conversations/${conversationId}/messages`, { client_id: crypto.randomUUID(), text });
   await reply('Yes, hello!');
   await waitForEvent(page, 'unread', '(d) => d.count === 1');
   await reply('How can I help?');
@@ -237,7 +214,7 @@ test('unread: replies to a closed panel count up, also right after a reload; ope
 
   await page.evaluate(() => natter('open'));
   await waitForEvent(page, 'unread', '(d) => d.count === 0');
-  const lastSeq = (await agent.get(`/v1/agent/conversations/${conversationId}`)).messages.at(-1).seq;
+  const lastSeq = (await stack.agent.get(`/v1/agent/conversations/${conversationId}`)).messages.at(-1).seq;
   await (async () => {
     while (!sentFrames.some((frame) => frame.type === 'seen' && frame.up_to_seq === lastSeq)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -258,24 +235,22 @@ test('unread: replies to a closed panel count up, also right after a reload; ope
 });
 
 test('storage: nothing is stored without consent, a corrupt outbox is ignored', async () => {
-  const context = await browser.newContext();
   // A broken document from some earlier version must not break the chat.
-  const { page, errors, composer, log } = await visit(
-    context,
-    '/storage',
-    `localStorage.setItem('${OUTBOX_KEY}', '{not json'); natter('consent', false);`,
-  );
+  const { context, page, errors, composer, log } = await visit({
+    path: '/storage',
+    setup: `localStorage.setItem('${OUTBOX_KEY}', '{not json'); natter('consent', false);`,
+  });
   await send(composer, 'Works with a corrupt outbox');
   await row(log, 'Works with a corrupt outbox').getByText('Sent').waitFor();
 
-  await relay.stop();
+  await stack.relay.stop();
   await send(composer, 'Kept in memory only');
   await row(log, 'Kept in memory only').getByText('Sending…').waitFor();
   assert.equal(await page.evaluate((key) => localStorage.getItem(key), OUTBOX_KEY), null,
     'withdrawn consent: the outbox is deleted and not written');
   await page.evaluate(() => natter('consent', true));
   assert.deepEqual((await outbox(page)).messages.map((message) => message.text), ['Kept in memory only']);
-  await relay.start();
+  await stack.relay.start();
   await page.evaluate(() => window.dispatchEvent(new Event('online')));
   await row(log, 'Kept in memory only').getByText('Sent').waitFor({ timeout: RECONNECT_MS });
   assert.deepEqual(unexpected(errors), []);

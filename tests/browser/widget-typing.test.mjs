@@ -3,14 +3,11 @@
 // "<name> is typing…" until the reply, `typing: false`, or the lapse without renewal. Agent
 // messages carry the agent's name.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startRelay, startHostServer, launchBrowser, watchErrors, watchFrames, hostPage, agentApi,
-  openAgentSocket, screenshot, axeViolations, waitForAnimations,
-  NO_FORM_SITE_TOML,
+  suite, openHostPage, openAgentSocket, screenshot, axeViolations, waitForAnimations,
 } from './support.mjs';
-
 
 /** widget/src/chat.rs: `typing: true` is repeated at most this often while typing goes on. */
 const TYPING_RENEW_MS = 3_000;
@@ -19,36 +16,21 @@ const TYPING_IDLE_MS = 4_000;
 /** protocol::agent::TYPING_LAPSE_MS: an indicator not renewed within this hides itself. */
 const TYPING_LAPSE_MS = 6_000;
 
-let relay;
-let host;
-let browser;
-let agent;
-
-before(async () => {
-  relay = await startRelay({ configToml: NO_FORM_SITE_TOML });
-  host = await startHostServer();
-  browser = await launchBrowser();
-  agent = await agentApi(relay.url);
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.stop();
-  await relay?.stop();
-});
+const stack = suite({ noForm: true, agent: true });
 
 /** A visitor with a conversation (one message sent), the panel open. */
 async function visitor(path) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  const frames = watchFrames(page);
+  // The typing frames the widget sent, with when: the throttle is about time.
   const sent = [];
-  page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => {
-    const frame = JSON.parse(payload);
-    if (frame.type === 'typing') sent.push({ ...frame, at: Date.now() });
-  }));
-  await page.goto(host.page(path, hostPage({ relay: relay.url })));
+  const { context, page, errors, frames } = await openHostPage(stack, {
+    path,
+    prepare(page) {
+      page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => {
+        const frame = JSON.parse(payload);
+        if (frame.type === 'typing') sent.push({ ...frame, at: Date.now() });
+      }));
+    },
+  });
   await page.getByRole('button', { name: 'Open chat', exact: true }).click();
   const chat = page.getByRole('dialog', { name: 'Chat' });
   const composer = chat.getByRole('textbox', { name: 'Message', exact: true });
@@ -64,13 +46,13 @@ test('an agent typing shows "<name> is typing…" until the reply, under the age
   const { context, page, errors, chat, log, conversationId } = await visitor('/agent-typing');
   const typing = chat.getByText('Admin is typing…');
 
-  await agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: true });
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: true });
   await typing.waitFor();
   await waitForAnimations(page);
   await screenshot(page, 'widget-agent-typing');
   assert.deepEqual(await axeViolations(page), []);
 
-  await agent.post(`/v1/agent/conversations/${conversationId}/messages`, {
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/messages`, {
     client_id: crypto.randomUUID(),
     text: 'Let me check that for you.',
   });
@@ -79,13 +61,13 @@ test('an agent typing shows "<name> is typing…" until the reply, under the age
   await reply.getByText('Admin', { exact: true }).waitFor();
 
   // typing: false hides it at once.
-  await agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: true });
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: true });
   await typing.waitFor();
-  await agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: false });
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: false });
   await typing.waitFor({ state: 'hidden' });
 
   // Not renewed (the agent closed the console mid-sentence): it lapses by itself.
-  await agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: true });
+  await stack.agent.post(`/v1/agent/conversations/${conversationId}/typing`, { typing: true });
   await typing.waitFor();
   await typing.waitFor({ state: 'hidden', timeout: TYPING_LAPSE_MS * 3 });
   assert.deepEqual(errors, []);
@@ -94,8 +76,8 @@ test('an agent typing shows "<name> is typing…" until the reply, under the age
 
 test('the visitor typing reaches the agent socket, throttled, and stops on send, blur and idle', async () => {
   const { context, page, errors, composer, conversationId, sent } = await visitor('/visitor-typing');
-  const agentContext = await browser.newContext();
-  const socket = await openAgentSocket(agentContext, relay.url);
+  const agentContext = await stack.browser.newContext();
+  const socket = await openAgentSocket(agentContext, stack.relay.url);
   const visitorTyping = (typing) => (frame) =>
     frame.conversation_id === conversationId && frame.agent_id === null && frame.typing === typing;
 
