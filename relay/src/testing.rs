@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::config::{Config, Secret};
-use crate::AppState;
+use crate::{AppState, Parts};
 
 /// The first admin's credentials in every test relay.
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -64,6 +64,15 @@ pub async fn spawn() -> TestRelay {
 /// # Panics
 /// When the relay cannot start: a test cannot go on without it.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestRelay {
+    spawn_with_parts(adjust, Parts::default()).await
+}
+
+/// A relay with the given parts: a [`crate::clock::ManualClock`] the test moves instead of
+/// sleeping, or a broker shared with another node started in the same test.
+///
+/// # Panics
+/// When the relay cannot start: a test cannot go on without it.
+pub async fn spawn_with_parts(adjust: impl FnOnce(&mut Config), parts: Parts) -> TestRelay {
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut config = Config {
         data_dir: data_dir.path().to_path_buf(),
@@ -78,7 +87,9 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestRelay {
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
-    let (state, _report) = crate::start(config).await.expect("relay starts");
+    let (state, _report) = crate::start_with(config, parts)
+        .await
+        .expect("relay starts");
     let (shutdown, shutdown_received) = oneshot::channel::<()>();
     let task = tokio::spawn({
         let state = state.clone();

@@ -4,7 +4,11 @@ use anyhow::Result;
 use futures_util::StreamExt;
 use natter_protocol::agent::{AgentServerFrame, ConversationList, LoginRequest, SendReply};
 use natter_protocol::{close_code, ClientMessageId};
+use std::sync::Arc;
+
+use natter_relay::clock::ManualClock;
 use natter_relay::testing::{self, ADMIN_EMAIL};
+use natter_relay::Parts;
 use reqwest::StatusCode;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -111,12 +115,17 @@ async fn logging_out_ends_the_session() -> Result<()> {
 
 #[tokio::test]
 async fn the_list_shows_newest_activity_first() -> Result<()> {
-    let relay = testing::spawn().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let parts = Parts {
+        clock: clock.clone(),
+        ..Parts::default()
+    };
+    let relay = testing::spawn_with_parts(|_| {}, parts).await;
     let agent = AgentClient::login_admin(&relay).await?;
     let mut older = VisitorClient::connect(&relay, None).await?;
     let mut newer = VisitorClient::connect(&relay, None).await?;
     let first = older.send_text("first visitor").await?;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance(5);
     let second = newer.send_text("second visitor").await?;
     let list: ConversationList = agent
         .get("/v1/agent/conversations")
@@ -127,7 +136,7 @@ async fn the_list_shows_newest_activity_first() -> Result<()> {
     let ids: Vec<_> = list.conversations.iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![second.conversation_id, first.conversation_id]);
 
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance(5);
     older.send_text("first visitor again").await?;
     let list: ConversationList = agent
         .get("/v1/agent/conversations")

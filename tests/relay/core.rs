@@ -17,6 +17,9 @@ use natter_relay::jobs::{JobError, JobHandler, JobRunner, PassReport};
 use natter_relay::store::{ConversationKey, JobRecord, JobState, NewJob};
 use natter_relay::testing;
 
+use natter_protocol::agent::AgentServerFrame;
+
+use crate::inbox_support::next_agent_frame;
 use crate::support::{send_frame, AgentClient, VisitorClient};
 
 #[tokio::test]
@@ -380,5 +383,62 @@ async fn a_job_enqueued_with_a_message_runs_once_retrying_with_backoff_on_the_cl
     assert_eq!(handler.runs.load(Ordering::SeqCst), 3);
     let status = state.store.job_status(&ids[0]).await?.context("job kept")?;
     assert_eq!((status.state, status.attempts), (JobState::Done, 3));
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_store_and_one_broker_show_each_others_messages_live() -> Result<()> {
+    let broker: Arc<dyn natter_relay::broker::Broker> =
+        Arc::new(natter_relay::broker::MemoryBroker::default());
+    let parts = || natter_relay::Parts {
+        broker: broker.clone(),
+        ..natter_relay::Parts::default()
+    };
+    let node_a = testing::spawn_with_parts(|_| {}, parts()).await;
+    let database = node_a.state.config.database_url();
+    let node_b =
+        testing::spawn_with_parts(|config| config.database_url = Some(database), parts()).await;
+    assert_ne!(node_a.state.hub.node(), node_b.state.hub.node());
+
+    // The visitor is on node A, the agent on node B.
+    let mut visitor = VisitorClient::connect(&node_a, None).await?;
+    let agent = AgentClient::login_admin(&node_b).await?;
+    let mut console = agent.socket(&node_b).await?;
+    let sent = visitor.send_text("hello from node A").await?;
+    let seen_by_agent = next_agent_frame(&mut console, |frame| match frame {
+        AgentServerFrame::MessageAdded { message } if message.message.id == sent.id => {
+            Some(message.message)
+        }
+        _ => None,
+    })
+    .await
+    .context("the agent on node B hears the visitor on node A")?;
+    assert_eq!(seen_by_agent.text, "hello from node A");
+
+    let reply = agent
+        .post(&format!(
+            "/v1/agent/conversations/{}/messages",
+            sent.conversation_id.0
+        ))
+        .json(&natter_protocol::agent::SendReply {
+            client_id: ClientMessageId::new_random(),
+            text: "hello from node B".into(),
+            internal: false,
+            channel: None,
+            attachments: vec![],
+        })
+        .send()
+        .await?;
+    assert!(reply.status().is_success());
+    loop {
+        match visitor.next().await? {
+            ServerFrame::Message { message } => {
+                assert_eq!(message.text, "hello from node B");
+                break;
+            }
+            ServerFrame::Availability { .. } | ServerFrame::Read { .. } => {}
+            other => bail!("expected the reply, got {other:?}"),
+        }
+    }
     Ok(())
 }

@@ -8,7 +8,11 @@ use natter_protocol::agent::{
 };
 use natter_protocol::visitor::ServerFrame;
 use natter_protocol::{Channel, ClientMessageId, ConversationId, ErrorCode};
+use std::sync::Arc;
+
+use natter_relay::clock::ManualClock;
 use natter_relay::testing;
+use natter_relay::Parts;
 use reqwest::StatusCode;
 
 use crate::inbox_support::{ok_json, refused, AGENT_PASSWORD};
@@ -399,7 +403,13 @@ async fn only_admins_delete_and_every_delete_is_audited() -> Result<()> {
 
 #[tokio::test]
 async fn the_list_pages_by_cursor_and_searches_messages_and_contacts() -> Result<()> {
-    let relay = testing::spawn_with(|config| config.limits.max_inbox_page_size = 3).await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let parts = Parts {
+        clock: clock.clone(),
+        ..Parts::default()
+    };
+    let relay =
+        testing::spawn_with_parts(|config| config.limits.max_inbox_page_size = 3, parts).await;
     let admin = AgentClient::login_admin(&relay).await?;
     let mut ids = Vec::new();
     for n in 0..5 {
@@ -410,7 +420,7 @@ async fn the_list_pages_by_cursor_and_searches_messages_and_contacts() -> Result
             format!("question {n}")
         };
         ids.push(tab.send_text(&text).await?.conversation_id);
-        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        clock.advance(3);
     }
     // Paging: the limit at its edge works, past it is refused.
     let first = admin.list("?limit=3").await?;
