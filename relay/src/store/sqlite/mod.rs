@@ -1162,4 +1162,119 @@ mod tests {
             assert!(CHECKS.contains(&known.check), "no check {:?}", known.check);
         }
     }
+
+    /// A database made by the migrations before the channel-neutral rebuild, with a visitor's
+    /// conversation, two messages and a sent file, keeps all of it through the rebuild: rows,
+    /// full-text search, foreign keys, and the next seq.
+    #[tokio::test]
+    async fn the_channel_neutral_rebuild_keeps_existing_data() {
+        use natter_protocol::{Author, Channel, ClientMessageId, ConversationId};
+        use sqlx::Connection;
+
+        let dir = tempfile::tempdir().unwrap();
+        let old_migrations = dir.path().join("old-migrations");
+        std::fs::create_dir(&old_migrations).unwrap();
+        let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&all).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.as_str() < "20261203000000" {
+                std::fs::copy(&path, old_migrations.join(&name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true);
+        let mut db = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(old_migrations.as_path())
+            .await
+            .unwrap()
+            .run(&mut db)
+            .await
+            .unwrap();
+        let conversation = uuid::Uuid::new_v4().to_string();
+        for sql in [
+            "INSERT INTO visitors (id, site, created_at, last_seen_at) VALUES ('v1', 'demo', 1, 1)"
+                .to_owned(),
+            format!(
+                "INSERT INTO conversations (id, site, visitor_id, last_seq, last_activity_at, created_at)
+                 VALUES ('{conversation}', 'demo', 'v1', 2, 2, 1)"
+            ),
+            format!(
+                "INSERT INTO messages (id, conversation_id, seq, client_id, author_kind, channel, body, created_at)
+                 VALUES ('{}', '{conversation}', 1, '{}', 'visitor', 'chat', 'parcel to Lyon', 1),
+                        ('{}', '{conversation}', 2, '{}', 'visitor', 'chat', 'second', 2)",
+                uuid::Uuid::new_v4(),
+                uuid::Uuid::new_v4(),
+                uuid::Uuid::new_v4(),
+                uuid::Uuid::new_v4()
+            ),
+            format!(
+                "INSERT INTO attachments (id, conversation_id, message_id, access_token, name, content_type, size, uploaded_by, created_at)
+                 SELECT '{}', '{conversation}', id, 'token', 'a.png', 'image/png', 3, 'visitor', 1
+                 FROM messages WHERE seq = 1",
+                uuid::Uuid::new_v4()
+            ),
+        ] {
+            sqlx::query(&sql).execute(&mut db).await.unwrap();
+        }
+        db.close().await.unwrap();
+
+        let store = SqliteStore::open(&url).await.unwrap();
+        use crate::store::{AssigneeScope, ConversationStore, InboxStore, ListQuery, NewMessage};
+        let id = ConversationId(uuid::Uuid::parse_str(&conversation).unwrap());
+        let (messages, _) = store.recent_messages(id, 10).await.unwrap();
+        let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, vec!["parcel to Lyon", "second"]);
+        assert_eq!(
+            messages[0].attachments.len(),
+            1,
+            "the file is still the message's"
+        );
+        let found = store
+            .inbox_list(&ListQuery {
+                status: None,
+                assignee: AssigneeScope::All,
+                channel: None,
+                search: Some("lyon".into()),
+                blocked: false,
+                after: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "full-text search still finds old messages");
+        let appended = store
+            .append_message(NewMessage {
+                conversation_id: id,
+                client_id: ClientMessageId::new_random(),
+                author: Author::Visitor,
+                channel: Channel::Chat,
+                text: "third".into(),
+                attachments: Vec::new(),
+                now: 3,
+                internal: false,
+                jobs: Vec::new(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(appended.message.seq, 3);
+        let violations: Vec<(String,)> =
+            sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert!(violations.is_empty(), "{violations:?}");
+        // Deleting the conversation still cascades to its messages and files.
+        assert!(store.inbox_delete_conversation(id).await.unwrap());
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM attachments")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
 }
