@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use natter_protocol::files;
 use natter_protocol::visitor::{upload_header, VISITOR_UPLOAD_PATH};
 use natter_protocol::{Attachment, AttachmentId, ConversationId, ErrorCode};
 use tokio::io::AsyncWriteExt;
@@ -192,19 +193,10 @@ async fn save(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .map(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|value| files::base_type(value).to_ascii_lowercase())
         .unwrap_or_default();
-    if !allowed
-        .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(&content_type))
-    {
+    // The same rule the widget checks before uploading.
+    if !files::type_allowed(allowed, &content_type) {
         return Err(UploadError::TypeNotAllowed {
             content_type,
             allowed: allowed.join(", "),
@@ -421,16 +413,9 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-/// "10 MB", "512 KB": how limits are said to people.
+/// "10 MB", "512 KB": how limits are said to people (the widget and console say them alike).
 pub fn human_bytes(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
-    } else if bytes >= 1024 {
-        format!("{} KB", bytes / 1024)
-    } else {
-        format!("{bytes} bytes")
-    }
+    files::format_size(bytes, &files::SizeUnits::ENGLISH)
 }
 
 #[cfg(test)]
