@@ -52,7 +52,8 @@ async fn identity_token(
     let request = request.map(|Json(request)| request).unwrap_or_default();
     let email = request.email.unwrap_or_else(|| "ada@example.com".into());
     let name = request.name.unwrap_or_else(|| "Ada Lovelace".into());
-    let exp = u64::try_from(state.clock.now() / 1000).unwrap_or_default() + DEMO_TOKEN_LIFETIME_SECS;
+    let exp =
+        u64::try_from(state.clock.now() / 1000).unwrap_or_default() + DEMO_TOKEN_LIFETIME_SECS;
     let claims = IdentityClaims {
         email: email.clone(),
         name: Some(name.clone()),

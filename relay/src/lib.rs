@@ -73,7 +73,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub clock: Arc<dyn Clock>,
     /// Agents and visitors online now (inbox dots, I3).
-    pub presence: Arc<presence::Presence>,
+    pub presence: Arc<dyn presence::Presence>,
     /// What must happen after a message (emails, webhooks, sends).
     pub jobs: Arc<JobRunner>,
     pub visitor_signer: VisitorSigner,
@@ -145,7 +145,7 @@ pub async fn start_with(
     let (shutdown_sender, shutdown) = watch::channel(false);
     let node = NodeId::random();
     let hub = Hub::new(node, parts.broker);
-    let presence = presence::Presence::new(
+    let presence = presence::LocalPresence::new(
         hub.clone(),
         parts.clock.clone(),
         std::time::Duration::from_secs(config.limits.agent_presence_grace_secs),

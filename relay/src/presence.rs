@@ -5,8 +5,9 @@
 //! `visitor_presence_grace_secs`), so a page reload or a short network drop does not flicker
 //! the dots. Changes are published on the hub as [`InboxEvent`]s for the agent sockets.
 //!
-//! Presence is this node's: the sockets it holds. Several nodes will share it through the
-//! broker (the PostgreSQL + NATS issue); the doors only use the methods below.
+//! The doors see presence through the [`Presence`] trait. [`LocalPresence`] knows this node's
+//! sockets; a presence shared by several nodes (through the broker, the PostgreSQL + NATS
+//! issue) fits the same trait.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,8 +20,9 @@ use crate::events::{Event, InboxEvent};
 use crate::hub::Hub;
 use crate::identity::VisitorId;
 
+/// Whose presence: an agent's or a visitor's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+pub enum Key {
     Agent(AgentId),
     Visitor(VisitorId),
 }
@@ -35,7 +37,34 @@ struct Entry {
     conversation: Option<ConversationId>,
 }
 
-pub struct Presence {
+/// Who is online, as the doors ask it.
+pub trait Presence: Send + Sync + 'static {
+    /// An agent's console socket opened: online while the guard lives, plus the grace period.
+    fn agent_connected(self: Arc<Self>, agent: AgentId) -> PresenceGuard;
+
+    /// A visitor's widget socket said hello.
+    fn visitor_connected(
+        self: Arc<Self>,
+        site: &str,
+        visitor: &VisitorId,
+        conversation: Option<ConversationId>,
+    ) -> PresenceGuard;
+
+    /// A guard was dropped (its socket closed).
+    fn disconnected(self: Arc<Self>, key: Key);
+
+    /// Since when the agent is online, if they are.
+    fn agent_online_since(&self, agent: AgentId) -> Option<UnixMillis>;
+
+    /// Whether any agent is online (W6: the widget's availability).
+    fn any_agent_online(&self) -> bool;
+
+    /// Whether the visitor (or another device showing this conversation) is online.
+    fn visitor_online(&self, visitor: Option<&VisitorId>, conversation: ConversationId) -> bool;
+}
+
+/// This node's presence: the sockets it holds.
+pub struct LocalPresence {
     hub: Arc<Hub>,
     clock: Arc<dyn Clock>,
     agent_grace: Duration,
@@ -45,17 +74,17 @@ pub struct Presence {
 
 /// Keeps someone online while it lives.
 pub struct PresenceGuard {
-    presence: Arc<Presence>,
+    presence: Arc<dyn Presence>,
     key: Key,
 }
 
 impl Drop for PresenceGuard {
     fn drop(&mut self) {
-        self.presence.disconnected(self.key.clone());
+        self.presence.clone().disconnected(self.key.clone());
     }
 }
 
-impl Presence {
+impl LocalPresence {
     pub fn new(
         hub: Arc<Hub>,
         clock: Arc<dyn Clock>,
@@ -76,21 +105,6 @@ impl Presence {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// An agent's console socket opened.
-    pub fn agent_connected(self: &Arc<Self>, agent: AgentId) -> PresenceGuard {
-        self.connected(Key::Agent(agent), String::new(), None)
-    }
-
-    /// A visitor's widget socket said hello.
-    pub fn visitor_connected(
-        self: &Arc<Self>,
-        site: &str,
-        visitor: &VisitorId,
-        conversation: Option<ConversationId>,
-    ) -> PresenceGuard {
-        self.connected(Key::Visitor(visitor.clone()), site.to_owned(), conversation)
     }
 
     fn connected(
@@ -118,12 +132,12 @@ impl Presence {
             self.publish(&key);
         }
         PresenceGuard {
-            presence: self.clone(),
+            presence: self.clone() as Arc<dyn Presence>,
             key,
         }
     }
 
-    fn disconnected(self: &Arc<Self>, key: Key) {
+    fn went_away(self: &Arc<Self>, key: Key) {
         let epoch = {
             let mut entries = self.entries();
             let Some(entry) = entries.get_mut(&key) else {
@@ -200,27 +214,42 @@ impl Presence {
         };
         self.hub.publish(Event::Inbox(event));
     }
+}
+
+impl Presence for LocalPresence {
+    fn agent_connected(self: Arc<Self>, agent: AgentId) -> PresenceGuard {
+        self.connected(Key::Agent(agent), String::new(), None)
+    }
+
+    fn visitor_connected(
+        self: Arc<Self>,
+        site: &str,
+        visitor: &VisitorId,
+        conversation: Option<ConversationId>,
+    ) -> PresenceGuard {
+        self.connected(Key::Visitor(visitor.clone()), site.to_owned(), conversation)
+    }
+
+    fn disconnected(self: Arc<Self>, key: Key) {
+        self.went_away(key);
+    }
 
     /// Since when the agent is online, if they are.
-    pub fn agent_online_since(&self, agent: AgentId) -> Option<UnixMillis> {
+    fn agent_online_since(&self, agent: AgentId) -> Option<UnixMillis> {
         self.entries()
             .get(&Key::Agent(agent))
             .and_then(|entry| entry.online_since)
     }
 
     /// Whether any agent is online (W6: the widget's availability).
-    pub fn any_agent_online(&self) -> bool {
+    fn any_agent_online(&self) -> bool {
         self.entries()
             .iter()
             .any(|(key, entry)| matches!(key, Key::Agent(_)) && entry.online_since.is_some())
     }
 
     /// Whether the visitor (or another device showing this conversation) is online.
-    pub fn visitor_online(
-        &self,
-        visitor: Option<&VisitorId>,
-        conversation: ConversationId,
-    ) -> bool {
+    fn visitor_online(&self, visitor: Option<&VisitorId>, conversation: ConversationId) -> bool {
         let entries = self.entries();
         visitor.is_some_and(|visitor| entries.contains_key(&Key::Visitor(visitor.clone())))
             || entries.iter().any(|(key, entry)| {
@@ -241,15 +270,15 @@ mod tests {
     async fn an_agent_stays_online_for_the_grace_period_after_the_last_socket() {
         let hub = Hub::new(NodeId::random(), Arc::new(MemoryBroker::default()));
         let mut events = hub.subscribe();
-        let presence = Presence::new(
+        let presence = LocalPresence::new(
             hub,
             Arc::new(SystemClock),
             Duration::from_secs(10),
             Duration::from_secs(1),
         );
         let agent = AgentId(Uuid::from_u128(1));
-        let first = presence.agent_connected(agent);
-        let second = presence.agent_connected(agent);
+        let first = presence.clone().agent_connected(agent);
+        let second = presence.clone().agent_connected(agent);
         assert!(presence.agent_online_since(agent).is_some());
         assert!(matches!(
             events.recv().await.unwrap().as_ref(),
@@ -266,7 +295,7 @@ mod tests {
             "within the grace period"
         );
         // A reconnect within the grace period keeps them online without a new event.
-        let again = presence.agent_connected(agent);
+        let again = presence.clone().agent_connected(agent);
         tokio::time::sleep(Duration::from_secs(20)).await;
         assert!(presence.agent_online_since(agent).is_some());
         drop(again);

@@ -97,6 +97,7 @@ where
     let _online =
         state
             .presence
+            .clone()
             .visitor_connected(&visitor.site, &visitor.id, visitor.conversation);
     // Whether anyone can answer now (W6), and again whenever that changes.
     let mut agents_online = state.presence.any_agent_online();

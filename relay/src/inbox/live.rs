@@ -71,7 +71,7 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
     let mut shutdown = state.shutdown.clone();
     let agent = session.agent.id;
     // Online while this socket lives, plus the grace period (I3).
-    let _online = state.presence.agent_connected(agent);
+    let _online = state.presence.clone().agent_connected(agent);
     tracing::debug!(agent = %session.agent.email, "agent socket open");
     // Presence is registered now: the console fetches agents (with presence) after this.
     if send(&mut sink, &AgentServerFrame::AgentsChanged)

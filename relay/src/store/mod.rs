@@ -7,12 +7,12 @@
 //! backend, and [`StoreError`] carries no driver type. One conformance suite
 //! ([`conformance`], feature `testing`) runs against every backend.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 mod error;
 mod inbox;
 mod records;
 mod sqlite;
-#[cfg(any(test, feature = "testing"))]
-pub mod conformance;
 
 use std::sync::Arc;
 
@@ -59,7 +59,6 @@ pub trait ConversationStore: Send + Sync {
     /// the commit: an error means nothing of it was stored.
     async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
 
-
     /// The newest `limit` messages in ascending order, and whether older ones exist. Only what
     /// a visitor may see: internal comments are left out (I7).
     async fn recent_messages(
@@ -101,7 +100,7 @@ pub trait ConversationStore: Send + Sync {
 /// Visitors (one device each) and the contacts they are known as (I16, S2).
 #[async_trait]
 pub trait ContactStore: Send + Sync {
-async fn touch_visitor(
+    async fn touch_visitor(
         &self,
         site: &str,
         visitor: &VisitorId,
@@ -142,7 +141,6 @@ async fn touch_visitor(
 /// Agent accounts and their sessions (I1).
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-
     async fn agent_count(&self) -> Result<u64, StoreError>;
 
     async fn create_agent(&self, agent: NewAgent) -> Result<AgentRecord, StoreError>;
@@ -173,7 +171,6 @@ pub trait AccountStore: Send + Sync {
 /// Uploaded files (W8, I13).
 #[async_trait]
 pub trait AttachmentStore: Send + Sync {
-
     async fn create_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError>;
 
     async fn attachment(&self, id: AttachmentId) -> Result<Option<AttachmentRecord>, StoreError>;
@@ -200,8 +197,12 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Vec<JobRecord>, StoreError>;
 
     /// The job ran: it is done. Returns `false` if `worker` no longer holds its lease.
-    async fn complete_job(&self, id: &str, worker: &str, now: UnixMillis)
-        -> Result<bool, StoreError>;
+    async fn complete_job(
+        &self,
+        id: &str,
+        worker: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
 
     /// The attempt failed: run it again at `run_at`, or give up (`failed`) when `run_at` is
     /// `None`. Returns `false` if `worker` no longer holds its lease.
@@ -228,12 +229,16 @@ pub trait JobStore: Send + Sync {
 /// Everything a backend provides. Handlers reach it as `state.store`.
 #[async_trait]
 pub trait Store:
-    ConversationStore + ContactStore + AccountStore + AttachmentStore + JobStore + InboxStore
+    ConversationStore
+    + ContactStore
+    + AccountStore
+    + AttachmentStore
+    + JobStore
+    + InboxStore
     + Send
     + Sync
     + 'static
 {
-
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }
