@@ -150,6 +150,7 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
         &state.config.limits,
     )?;
     let internal = incoming.internal;
+    let has_jobs = !incoming.jobs.is_empty();
     let Appended {
         message,
         conversation,
@@ -169,6 +170,10 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
         })
         .await?;
     if !duplicate {
+        if has_jobs {
+            // Due now, most likely: no need to wait for the runner's next poll.
+            state.jobs.wake();
+        }
         state.hub.publish(Event::MessageStored {
             site: conversation.summary.site.clone(),
             visitor_id: conversation.visitor_id,

@@ -101,9 +101,16 @@ impl JobRunner {
     /// Claims the due jobs (one batch) and runs them.
     pub async fn run_due(&self) -> Result<PassReport, StoreError> {
         let lease = i64::try_from(self.config.lease_ms).unwrap_or(i64::MAX);
+        let kinds: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         let jobs = self
             .store
-            .claim_jobs(&self.worker, self.clock.now(), lease, self.config.batch)
+            .claim_jobs(
+                &self.worker,
+                &kinds,
+                self.clock.now(),
+                lease,
+                self.config.batch,
+            )
             .await?;
         let mut report = PassReport::default();
         for job in jobs {
@@ -115,7 +122,7 @@ impl JobRunner {
     async fn run_one(&self, job: &JobRecord, report: &mut PassReport) -> Result<(), StoreError> {
         let outcome = match self.handlers.get(&job.kind) {
             Some(handler) => handler.run(job).await,
-            // Perhaps a newer node's kind: leave it for a node that knows it.
+            // Only kinds with a handler are claimed; should one slip through, retry it.
             None => Err(JobError::Retry(format!(
                 "no handler for job kind {:?}",
                 job.kind

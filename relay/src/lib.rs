@@ -91,6 +91,8 @@ pub struct AppState {
 pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub broker: Arc<dyn Broker>,
+    /// Job handlers by kind, registered before the node's runner starts.
+    pub job_handlers: Vec<(String, Arc<dyn jobs::JobHandler>)>,
 }
 
 impl Default for Parts {
@@ -98,6 +100,7 @@ impl Default for Parts {
         Self {
             clock: Arc::new(SystemClock),
             broker: Arc::new(MemoryBroker::default()),
+            job_handlers: Vec::new(),
         }
     }
 }
@@ -151,12 +154,16 @@ pub async fn start_with(
         std::time::Duration::from_secs(config.limits.agent_presence_grace_secs),
         std::time::Duration::from_secs(config.limits.visitor_presence_grace_secs),
     );
-    let jobs = Arc::new(JobRunner::new(
+    let mut runner = JobRunner::new(
         store.clone(),
         parts.clock.clone(),
         config.jobs.clone(),
         node.0.to_string(),
-    ));
+    );
+    for (kind, handler) in parts.job_handlers {
+        runner.register(&kind, handler);
+    }
+    let jobs = Arc::new(runner);
     let tasks = TaskTracker::new();
     tasks.spawn(hub.clone().forward_from_broker(shutdown.clone()));
     tasks.spawn(jobs.clone().run(shutdown.clone()));

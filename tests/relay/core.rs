@@ -442,3 +442,57 @@ async fn two_nodes_on_one_store_and_one_broker_show_each_others_messages_live() 
     }
     Ok(())
 }
+
+/// Tells the test each time it runs.
+struct Signal(tokio::sync::mpsc::UnboundedSender<String>);
+
+#[async_trait::async_trait]
+impl JobHandler for Signal {
+    async fn run(&self, job: &JobRecord) -> Result<(), JobError> {
+        let _ = self.0.send(job.payload.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_relays_own_runner_runs_a_job_as_soon_as_its_message_is_stored() -> Result<()> {
+    let (sender, mut ran) = tokio::sync::mpsc::unbounded_channel();
+    let parts = natter_relay::Parts {
+        job_handlers: vec![("test.signal".into(), Arc::new(Signal(sender)))],
+        ..natter_relay::Parts::default()
+    };
+    // Polling once a minute: only the wake-up after the append can make it run in time.
+    let relay = testing::spawn_with_parts(|config| config.jobs.poll_ms = 60_000, parts).await;
+    let state = &relay.state;
+    let key = ConversationKey::ExternalThread {
+        channel: Channel::Messenger,
+        thread_id: "runner".into(),
+    };
+    let conversation = conversations::open(state, "demo", &key).await?;
+    let job = NewJob {
+        kind: "test.signal".into(),
+        payload: "payload-1".into(),
+        run_at: state.clock.now(),
+        dedupe_key: None,
+        max_attempts: 3,
+    };
+    conversations::append(
+        state,
+        Incoming {
+            jobs: vec![job],
+            ..Incoming::text(
+                conversation.summary.id,
+                ClientMessageId::new_random(),
+                Author::Contact { name: None },
+                Channel::Messenger,
+                "wake the runner".into(),
+            )
+        },
+    )
+    .await?;
+    let payload = tokio::time::timeout(crate::support::FRAME_TIMEOUT, ran.recv())
+        .await
+        .context("the job ran")?;
+    assert_eq!(payload.as_deref(), Some("payload-1"));
+    Ok(())
+}

@@ -109,6 +109,7 @@ macro_rules! __store_conformance_checks {
             jobs_enqueued_with_a_message_exist_after_the_append,
             enqueue_job_skips_a_taken_dedupe_key,
             claim_jobs_leases_due_jobs_oldest_first,
+            claim_jobs_takes_only_the_kinds_asked_for,
             a_leased_job_is_claimed_again_only_after_its_lease_expires,
             a_completed_job_is_done,
             a_failed_job_is_retried_at_its_new_run_at,
@@ -346,6 +347,9 @@ async fn inbox_state(store: &dyn Store, conversation: ConversationId) -> Convers
         .state
 }
 
+/// Every job kind the checks enqueue: what their workers claim.
+const JOB_KINDS: &[&str] = &["early", "email", "email.reply", "future", "late", "webhook"];
+
 fn job(kind: &str, dedupe_key: Option<&str>, run_at: UnixMillis) -> NewJob {
     NewJob {
         kind: kind.into(),
@@ -522,7 +526,7 @@ pub async fn a_resent_client_id_is_stored_once(store: Arc<dyn Store>) {
         .unwrap()
         .is_empty());
     let jobs = store
-        .claim_jobs("worker", NOW + 10, LEASE_MS, 100)
+        .claim_jobs("worker", JOB_KINDS, NOW + 10, LEASE_MS, 100)
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -617,7 +621,7 @@ pub async fn concurrent_resends_store_one_copy(store: Arc<dyn Store>) {
     let (stored, _) = store.recent_messages(conversation, 10).await.unwrap();
     assert_eq!(stored, vec![fresh[0].message.clone()]);
     let jobs = store
-        .claim_jobs("worker", NOW, LEASE_MS, 100)
+        .claim_jobs("worker", JOB_KINDS, NOW, LEASE_MS, 100)
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -1613,7 +1617,10 @@ pub async fn jobs_enqueued_with_a_message_exist_after_the_append(store: Arc<dyn 
             last_error: None,
         }
     );
-    let claimed = store.claim_jobs("worker", NOW, LEASE_MS, 10).await.unwrap();
+    let claimed = store
+        .claim_jobs("worker", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1, "only the webhook is due: {claimed:?}");
     assert_eq!(claimed[0].kind, "webhook");
     assert_eq!(claimed[0].payload, r#"{"job":"webhook"}"#);
@@ -1650,7 +1657,10 @@ pub async fn enqueue_job_skips_a_taken_dedupe_key(store: Arc<dyn Store>) {
         .enqueue_job(job("webhook", None, NOW), NOW)
         .await
         .unwrap());
-    let claimed = store.claim_jobs("worker", NOW, LEASE_MS, 10).await.unwrap();
+    let claimed = store
+        .claim_jobs("worker", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     let mut kinds: Vec<_> = claimed.iter().map(|job| job.kind.as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, vec!["email", "webhook", "webhook"]);
@@ -1674,6 +1684,34 @@ pub async fn enqueue_job_skips_a_taken_dedupe_key(store: Arc<dyn Store>) {
 }
 
 /// Due jobs, oldest `run_at` first, up to `limit`, each leased to one worker.
+/// A worker claims only kinds it can run; other kinds stay for a worker that can.
+pub async fn claim_jobs_takes_only_the_kinds_asked_for(store: Arc<dyn Store>) {
+    let store = &*store;
+    for (kind, key) in [("email", "k-email"), ("webhook", "k-webhook")] {
+        store
+            .enqueue_job(job(kind, Some(key), NOW), NOW)
+            .await
+            .unwrap();
+    }
+    assert!(store
+        .claim_jobs("none", &[], NOW, LEASE_MS, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let emails = store
+        .claim_jobs("mailer", &["email"], NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0].kind, "email");
+    let rest = store
+        .claim_jobs("other", &["webhook", "email"], NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = rest.iter().map(|job| job.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["webhook"], "the email is leased to the mailer");
+}
+
 pub async fn claim_jobs_leases_due_jobs_oldest_first(store: Arc<dyn Store>) {
     let store = &*store;
     store
@@ -1689,7 +1727,10 @@ pub async fn claim_jobs_leases_due_jobs_oldest_first(store: Arc<dyn Store>) {
         .await
         .unwrap();
 
-    let first = store.claim_jobs("w1", NOW, LEASE_MS, 1).await.unwrap();
+    let first = store
+        .claim_jobs("w1", JOB_KINDS, NOW, LEASE_MS, 1)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].id, job_id(store, "early").await);
     assert_eq!(first[0].kind, "early");
@@ -1697,7 +1738,10 @@ pub async fn claim_jobs_leases_due_jobs_oldest_first(store: Arc<dyn Store>) {
     assert_eq!(first[0].locked_until, NOW + LEASE_MS);
     assert_eq!(status(store, &first[0].id).await.attempts, 1);
 
-    let rest = store.claim_jobs("w1", NOW, LEASE_MS, 10).await.unwrap();
+    let rest = store
+        .claim_jobs("w1", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     let kinds: Vec<_> = rest.iter().map(|job| job.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -1705,12 +1749,12 @@ pub async fn claim_jobs_leases_due_jobs_oldest_first(store: Arc<dyn Store>) {
         "the early one is leased, the future one not due"
     );
     assert!(store
-        .claim_jobs("w2", NOW, LEASE_MS, 10)
+        .claim_jobs("w2", JOB_KINDS, NOW, LEASE_MS, 10)
         .await
         .unwrap()
         .is_empty());
     let future = store
-        .claim_jobs("w2", NOW + 1_000, LEASE_MS, 10)
+        .claim_jobs("w2", JOB_KINDS, NOW + 1_000, LEASE_MS, 10)
         .await
         .unwrap();
     assert_eq!(future.len(), 1);
@@ -1726,17 +1770,20 @@ pub async fn a_leased_job_is_claimed_again_only_after_its_lease_expires(store: A
         .await
         .unwrap();
     let lease = 1_000;
-    let first = store.claim_jobs("w1", NOW, lease, 10).await.unwrap();
+    let first = store
+        .claim_jobs("w1", JOB_KINDS, NOW, lease, 10)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].locked_until, NOW + lease);
     assert!(store
-        .claim_jobs("w2", NOW + lease - 1, lease, 10)
+        .claim_jobs("w2", JOB_KINDS, NOW + lease - 1, lease, 10)
         .await
         .unwrap()
         .is_empty());
 
     let second = store
-        .claim_jobs("w2", NOW + lease + 1, lease, 10)
+        .claim_jobs("w2", JOB_KINDS, NOW + lease + 1, lease, 10)
         .await
         .unwrap();
     assert_eq!(second.len(), 1);
@@ -1766,7 +1813,10 @@ pub async fn a_completed_job_is_done(store: Arc<dyn Store>) {
         !store.complete_job(&id, "w1", NOW).await.unwrap(),
         "not claimed yet"
     );
-    store.claim_jobs("w1", NOW, LEASE_MS, 10).await.unwrap();
+    store
+        .claim_jobs("w1", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     assert!(
         !store.complete_job(&id, "w2", NOW + 1).await.unwrap(),
         "not w2's lease"
@@ -1784,7 +1834,7 @@ pub async fn a_completed_job_is_done(store: Arc<dyn Store>) {
     assert!(!store.complete_job(&id, "w1", NOW + 2).await.unwrap());
     let later = NOW + 10 * LEASE_MS;
     assert!(store
-        .claim_jobs("w1", later, LEASE_MS, 10)
+        .claim_jobs("w1", JOB_KINDS, later, LEASE_MS, 10)
         .await
         .unwrap()
         .is_empty());
@@ -1798,7 +1848,10 @@ pub async fn a_failed_job_is_retried_at_its_new_run_at(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let id = job_id(store, "retry").await;
-    store.claim_jobs("w1", NOW, LEASE_MS, 10).await.unwrap();
+    store
+        .claim_jobs("w1", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     let retry_at = NOW + 5_000;
     assert!(!store
         .fail_job(&id, "w2", "timeout", Some(retry_at), NOW + 1)
@@ -1818,12 +1871,12 @@ pub async fn a_failed_job_is_retried_at_its_new_run_at(store: Arc<dyn Store>) {
         }
     );
     assert!(store
-        .claim_jobs("w1", retry_at - 1, LEASE_MS, 10)
+        .claim_jobs("w1", JOB_KINDS, retry_at - 1, LEASE_MS, 10)
         .await
         .unwrap()
         .is_empty());
     let again = store
-        .claim_jobs("w2", retry_at, LEASE_MS, 10)
+        .claim_jobs("w2", JOB_KINDS, retry_at, LEASE_MS, 10)
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
@@ -1842,7 +1895,10 @@ pub async fn a_job_given_up_stays_failed(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let id = job_id(store, "bad").await;
-    store.claim_jobs("w1", NOW, LEASE_MS, 10).await.unwrap();
+    store
+        .claim_jobs("w1", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     assert!(store
         .fail_job(&id, "w1", "no such address", None, NOW + 1)
         .await
@@ -1853,7 +1909,7 @@ pub async fn a_job_given_up_stays_failed(store: Arc<dyn Store>) {
     assert_eq!(failed.last_error.as_deref(), Some("no such address"));
     let later = NOW + 10 * LEASE_MS;
     assert!(store
-        .claim_jobs("w1", later, LEASE_MS, 10)
+        .claim_jobs("w1", JOB_KINDS, later, LEASE_MS, 10)
         .await
         .unwrap()
         .is_empty());
@@ -1879,7 +1935,10 @@ pub async fn cancel_jobs_deletes_pending_jobs_with_the_key(store: Arc<dyn Store>
         .unwrap();
     let pending = job_id(store, "unread:1").await;
     let done = job_id(store, "unread:2").await;
-    store.claim_jobs("w1", NOW, LEASE_MS, 10).await.unwrap();
+    store
+        .claim_jobs("w1", JOB_KINDS, NOW, LEASE_MS, 10)
+        .await
+        .unwrap();
     assert!(store.complete_job(&done, "w1", NOW + 1).await.unwrap());
 
     assert_eq!(store.cancel_jobs("unread:1").await.unwrap(), 1);

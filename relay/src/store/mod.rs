@@ -186,11 +186,14 @@ pub trait JobStore: Send + Sync {
     /// `dedupe_key` exists already.
     async fn enqueue_job(&self, job: NewJob, now: UnixMillis) -> Result<bool, StoreError>;
 
-    /// Leases up to `limit` due jobs (pending, `run_at <= now`, not leased by a live worker)
-    /// to `worker` until `now + lease_ms`, oldest first, counting the attempt.
+    /// Leases up to `limit` due jobs of these `kinds` (pending, `run_at <= now`, not leased by
+    /// a live worker) to `worker` until `now + lease_ms`, oldest first, counting the attempt.
+    /// A worker claims only the kinds it can run, so a node that does not know a kind (an
+    /// older node during an upgrade) never takes such a job from one that does.
     async fn claim_jobs(
         &self,
         worker: &str,
+        kinds: &[&str],
         now: UnixMillis,
         lease_ms: i64,
         limit: u32,

@@ -73,6 +73,7 @@ impl JobStore for SqliteStore {
     async fn claim_jobs(
         &self,
         worker: &str,
+        kinds: &[&str],
         now: UnixMillis,
         lease_ms: i64,
         limit: u32,
@@ -88,21 +89,34 @@ impl JobStore for SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let rows = sqlx::query(
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Numbered after ?1–?4: SQLite gives a bare `?` the number after the highest one
+        // seen so far in the text, which here would collide with ?4.
+        let placeholders = (5..5 + kinds.len())
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "UPDATE jobs SET locked_by = ?1, locked_until = ?2 + ?3, attempts = attempts + 1,
                  updated_at = ?2
              WHERE id IN (SELECT id FROM jobs
                           WHERE state = 'pending' AND run_at <= ?2
                             AND (locked_until IS NULL OR locked_until <= ?2)
+                            AND kind IN ({placeholders})
                           ORDER BY run_at, created_at LIMIT ?4)
-             RETURNING id, kind, payload, attempts, max_attempts, locked_until",
-        )
-        .bind(worker)
-        .bind(now)
-        .bind(lease_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+             RETURNING id, kind, payload, attempts, max_attempts, locked_until"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(worker)
+            .bind(now)
+            .bind(lease_ms)
+            .bind(i64::from(limit));
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(job_from_row).collect()
     }
 
