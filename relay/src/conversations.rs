@@ -13,7 +13,7 @@ use crate::config::Limits;
 use crate::events::{ConnectionId, Event};
 use crate::identity::VisitorId;
 use crate::store::{Appended, ConversationKey, ConversationRecord, NewJob, NewMessage, StoreError};
-use crate::AppState;
+use crate::Core;
 
 /// What a blocked visitor's widget shows after each message (I10): neutral, so blocking is
 /// not announced. The message is stored and acknowledged all the same.
@@ -131,23 +131,22 @@ impl Incoming {
 
 /// The conversation `key` names on `site`, created on first contact.
 pub async fn open(
-    state: &AppState,
+    core: &Core,
     site: &str,
     key: &ConversationKey,
 ) -> Result<ConversationRecord, StoreError> {
-    state
-        .store
-        .open_conversation(site, key, state.clock.now())
+    core.store
+        .open_conversation(site, key, core.clock.now())
         .await
 }
 
 /// Validates, stores (with the inbox state and the jobs, in one transaction) and publishes one
 /// message. Returns the stored message (the earlier copy for a resend).
-pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, AppendError> {
+pub async fn append(core: &Core, incoming: Incoming) -> Result<Message, AppendError> {
     validate(
         &incoming.text,
         incoming.attachments.len(),
-        &state.config.limits,
+        &core.config.limits,
     )?;
     let internal = incoming.internal;
     let has_jobs = !incoming.jobs.is_empty();
@@ -155,7 +154,7 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
         message,
         conversation,
         duplicate,
-    } = state
+    } = core
         .store
         .append_message(NewMessage {
             conversation_id: incoming.conversation_id,
@@ -164,7 +163,7 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
             channel: incoming.channel,
             text: incoming.text,
             attachments: incoming.attachments,
-            now: state.clock.now(),
+            now: core.clock.now(),
             internal,
             jobs: incoming.jobs,
         })
@@ -172,9 +171,9 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
     if !duplicate {
         if has_jobs {
             // Due now, most likely: no need to wait for the runner's next poll.
-            state.jobs.wake();
+            core.jobs.wake();
         }
-        state.hub.publish(Event::MessageStored {
+        core.hub.publish(Event::MessageStored {
             site: conversation.summary.site.clone(),
             visitor_id: conversation.visitor_id,
             conversation: conversation.summary,
@@ -191,7 +190,7 @@ pub async fn append(state: &AppState, incoming: Incoming) -> Result<Message, App
 /// message starts a new one instead of being refused. Returns the stored message and, for a
 /// blocked contact (I10), the neutral notice to show.
 pub async fn append_from_visitor(
-    state: &AppState,
+    core: &Core,
     site: &str,
     visitor: &VisitorId,
     current: &mut Option<ConversationId>,
@@ -201,24 +200,24 @@ pub async fn append_from_visitor(
     validate(
         &incoming.text,
         incoming.attachments.len(),
-        &state.config.limits,
+        &core.config.limits,
     )?;
     let key = ConversationKey::Visitor(visitor.clone());
     let mut retried = false;
     loop {
         incoming.conversation_id = match *current {
             Some(id) => id,
-            None => open(state, site, &key).await?.summary.id,
+            None => open(core, site, &key).await?.summary.id,
         };
         *current = Some(incoming.conversation_id);
-        match append(state, incoming.clone()).await {
+        match append(core, incoming.clone()).await {
             Err(AppendError::NotFound) if !retried => {
                 retried = true;
                 *current = None;
             }
             Err(error) => return Err(error),
             Ok(message) => {
-                let notice = blocked_notice(state, message.conversation_id).await;
+                let notice = blocked_notice(core, message.conversation_id).await;
                 return Ok((message, notice));
             }
         }
@@ -227,8 +226,8 @@ pub async fn append_from_visitor(
 
 /// The neutral notice a blocked visitor's widget shows after each message (I10), if the
 /// conversation is blocked.
-pub async fn blocked_notice(state: &AppState, id: ConversationId) -> Option<&'static str> {
-    match state.store.inbox_is_blocked(id).await {
+pub async fn blocked_notice(core: &Core, id: ConversationId) -> Option<&'static str> {
+    match core.store.inbox_is_blocked(id).await {
         Ok(true) => Some(BLOCKED_NOTICE),
         Ok(false) => None,
         Err(error) => {

@@ -64,9 +64,12 @@ use crate::identity::VisitorSigner;
 use crate::jobs::JobRunner;
 use crate::store::Store;
 
-/// Everything a request handler or socket task needs. Cheap to clone.
+/// The channel-neutral core of a node, shared by every door and by the jobs: configuration,
+/// storage, live fan-out, time, presence and the jobs runner. Nothing web-specific, so the
+/// domain (`conversations`) and future doors without a socket (inbound mail, webhooks) use it
+/// as it is. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct Core {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     /// This node's live fan-out (and, through its broker, the other nodes').
@@ -76,6 +79,13 @@ pub struct AppState {
     pub presence: Arc<dyn presence::Presence>,
     /// What must happen after a message (emails, webhooks, sends).
     pub jobs: Arc<JobRunner>,
+}
+
+/// Everything a request handler or socket task needs: the [`Core`] (reached through `Deref`,
+/// so `state.store` reads as before) and the web parts. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
     pub visitor_signer: VisitorSigner,
     /// `/natter.js`, rendered once at start-up.
     pub loader: Arc<Loader>,
@@ -84,6 +94,14 @@ pub struct AppState {
     shutdown_sender: Arc<watch::Sender<bool>>,
     /// Background tasks (the job runner, the broker feed), awaited on shutdown.
     tasks: TaskTracker,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 /// The parts a relay node is made of that tests or several nodes in one process may share or
@@ -169,12 +187,14 @@ pub async fn start_with(
     tasks.spawn(jobs.clone().run(shutdown.clone()));
     let state = AppState {
         loader: Arc::new(Loader::render(&config.assets.widget_dir)),
-        config: Arc::new(config),
-        store,
-        hub,
-        clock: parts.clock,
-        presence,
-        jobs,
+        core: Core {
+            config: Arc::new(config),
+            store,
+            hub,
+            clock: parts.clock,
+            presence,
+            jobs,
+        },
         visitor_signer: VisitorSigner::new(&secret),
         shutdown,
         shutdown_sender: Arc::new(shutdown_sender),
