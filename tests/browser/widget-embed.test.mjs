@@ -69,8 +69,10 @@ test('for a first-time visitor, set, on, consent, show and close do not load the
   const appRequests = requests.map((request) => request.url()).filter((url) => url.includes('/widget/natter-widget'));
   assert.deepEqual(appRequests, [], 'no app download before intent');
   const launcher = page.getByRole('button', { name: 'Chat öffnen', exact: true });
+  // Listen before hovering: the download may start before a later listener would be in place.
+  const wasm = page.waitForRequest((request) => request.url().endsWith('.wasm'));
   await launcher.hover();
-  await page.waitForRequest((request) => request.url().endsWith('.wasm'));
+  await wasm;
   await launcher.click();
   await page.getByRole('dialog', { name: 'Chat' }).getByRole('heading', { name: 'Schreiben Sie uns' }).waitFor();
   assert.deepEqual(errors, []);
