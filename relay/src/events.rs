@@ -96,11 +96,12 @@ pub enum InboxEvent {
     ContactUpdated(ContactInfo),
 }
 
-/// An event on its way between nodes: which node published it.
+/// An event on its way between nodes: which node published it. The event is shared with the
+/// publishing node's own subscribers, not copied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub node: NodeId,
-    pub event: Event,
+    pub event: std::sync::Arc<Event>,
 }
 
 #[cfg(test)]
@@ -111,24 +112,24 @@ mod tests {
     fn envelopes_round_trip_as_json_for_a_broker_between_processes() {
         let envelope = Envelope {
             node: NodeId::random(),
-            event: Event::Typing {
+            event: std::sync::Arc::new(Event::Typing {
                 conversation_id: ConversationId(Uuid::new_v4()),
                 typist: Typist::Agent {
                     agent_id: AgentId(Uuid::new_v4()),
                     name: "Ada".into(),
                 },
                 typing: true,
-            },
+            }),
         };
         let json = serde_json::to_string(&envelope).unwrap();
         assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), envelope);
         let presence = Envelope {
             node: NodeId::random(),
-            event: Event::Inbox(InboxEvent::VisitorPresence {
+            event: std::sync::Arc::new(Event::Inbox(InboxEvent::VisitorPresence {
                 site: "demo".into(),
                 visitor_id: VisitorId("v1".into()),
                 conversation: None,
-            }),
+            })),
         };
         let json = serde_json::to_string(&presence).unwrap();
         assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), presence);

@@ -61,11 +61,12 @@ impl Hub {
     /// Delivers an event to this node's subscribers and sends it to the other nodes. Never
     /// blocks on slow subscribers.
     pub fn publish(&self, event: Event) {
+        let event = Arc::new(event);
         self.broker.publish(Envelope {
             node: self.node,
             event: event.clone(),
         });
-        self.deliver(Arc::new(event));
+        self.deliver(event);
     }
 
     pub fn subscribe(&self) -> Subscription {
@@ -92,7 +93,7 @@ impl Hub {
                 tokio::select! {
                     received = feed.recv() => match received {
                         Ok(envelope) if envelope.node != self.node => {
-                            self.deliver(Arc::new(envelope.event.clone()));
+                            self.deliver(envelope.event.clone());
                         }
                         Ok(_) => {}
                         Err(BrokerRecvError::Lagged(missed)) => {

@@ -1,4 +1,4 @@
-//! Typing indicators (W7): never stored, passed on through the bus, and throttled per socket.
+//! Typing indicators (W7): never stored, passed on through the hub, and throttled per socket.
 //!
 //! The widget and the console already send "still typing" at most every few seconds; the
 //! throttle is for clients that do not, so one socket cannot flood every agent's console.

@@ -205,14 +205,7 @@ where
         Ok(loaded) => loaded,
         Err(error) => {
             tracing::error!(%error, "could not load a visitor's history");
-            let (code, reason) = (close_code::GOING_AWAY, "internal error");
-            out.refuse(
-                ErrorCode::Internal,
-                "chat is unavailable right now",
-                code,
-                reason,
-            )
-            .await;
+            out.unavailable().await;
             return None;
         }
     };
@@ -242,14 +235,7 @@ where
             Ok(page) => page,
             Err(error) => {
                 tracing::error!(%error, "could not load missed messages");
-                let (code, reason) = (close_code::GOING_AWAY, "internal error");
-                out.refuse(
-                    ErrorCode::Internal,
-                    "chat is unavailable right now",
-                    code,
-                    reason,
-                )
-                .await;
+                out.unavailable().await;
                 return None;
             }
         };

@@ -4,7 +4,7 @@
 use axum::extract::ws::{CloseFrame, Message as WsMessage};
 use futures_util::{Sink, SinkExt};
 use natter_protocol::visitor::ServerFrame;
-use natter_protocol::{ClientMessageId, ErrorCode};
+use natter_protocol::{close_code, ClientMessageId, ErrorCode};
 
 /// The writing half of a visitor socket.
 pub struct Out<S> {
@@ -51,6 +51,18 @@ where
             reason: reason.into(),
         }));
         let _ = self.sink.send(frame).await;
+    }
+
+    /// The store failed: an internal-error frame, then a close the widget reconnects after.
+    pub async fn unavailable(&mut self) {
+        let (code, reason) = (close_code::GOING_AWAY, "internal error");
+        self.refuse(
+            ErrorCode::Internal,
+            "chat is unavailable right now",
+            code,
+            reason,
+        )
+        .await;
     }
 
     /// An error frame, then a close frame.

@@ -2,8 +2,8 @@
 //! to the console, so it never polls (I15).
 //!
 //! The socket is server → client only. It opens with `waiting` (I15), marks the agent online
-//! while it lives (I3), and turns bus events into frames: rows are re-read from the store so
-//! every console sees the same state. A subscriber that falls behind the bus is closed with a
+//! while it lives (I3), and turns hub events into frames: rows are re-read from the store so
+//! every console sees the same state. A subscriber that falls behind the hub is closed with a
 //! reconnect code; the console then refetches, so nothing is silently skipped.
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -167,7 +167,7 @@ async fn row(
         .map(|record| present(state, record)))
 }
 
-/// What one bus event means for a console.
+/// What one hub event means for a console.
 async fn frames_for(
     state: &AppState,
     agent: AgentId,
