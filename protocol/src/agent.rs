@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{AgentId, AttachmentId, Channel, ClientMessageId, ConversationId, Message, UnixMillis};
+use crate::{
+    AgentId, AttachmentId, Channel, ClientMessageId, ConversationId, Message, MessageId, UnixMillis,
+};
 
 /// The path of the agent WebSocket on the relay.
 pub const AGENT_WS_PATH: &str = "/v1/agent/ws";
@@ -65,12 +67,17 @@ pub struct Session {
 pub struct InboxSettings {
     /// A conversation nobody answered for this long shows a red dot (I3).
     pub missed_after_ms: i64,
+    /// The relay can send email (an SMTP server is configured, E1): otherwise the Email
+    /// channel is offered disabled, with the reason.
+    #[serde(default)]
+    pub email_enabled: bool,
 }
 
 impl Default for InboxSettings {
     fn default() -> Self {
         Self {
             missed_after_ms: 30_000,
+            email_enabled: false,
         }
     }
 }
@@ -296,6 +303,36 @@ pub struct AgentMessage {
     /// An internal comment: agents only, never sent to the visitor.
     #[serde(default)]
     pub internal: bool,
+    /// How far the email that carries this message got (E1); `None` for a message no email
+    /// carries (yet).
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    /// An email reply whose `From` is not the contact's address (E3): shown to agents as an
+    /// unverified sender, never merged into the contact.
+    #[serde(default)]
+    pub unverified_sender: Option<String>,
+}
+
+/// Where an outbound email stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// In the outbox; retried with backoff while the mail server is down or answers 4xx.
+    Pending,
+    /// Accepted by the mail server.
+    Sent,
+    /// Refused for good (5xx, or too many attempts); `detail` says why.
+    Failed,
+}
+
+/// The email delivery of one message (E1, E2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    /// The mail server's answer when it refused, or the last transient error.
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub updated_at: UnixMillis,
 }
 
 /// `GET /v1/agent/conversations/{id}`: the conversation with its whole thread.
@@ -321,6 +358,10 @@ pub struct SendReply {
     /// The reply channel (I5); the relay's default choice when absent.
     #[serde(default)]
     pub channel: Option<Channel>,
+    /// The email's subject when the channel is Email (from an email template, I6); the
+    /// conversation's subject when absent.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// `POST /v1/agent/conversations/{id}/status`.
@@ -359,6 +400,10 @@ pub struct ContactInfo {
     pub company: Option<String>,
     #[serde(default)]
     pub blocked: bool,
+    /// Mail to this address bounced (a delivery status notification): no further unread-reply
+    /// emails go to it until the address is changed.
+    #[serde(default)]
+    pub email_bouncing: bool,
 }
 
 /// `GET /v1/agent/conversations/{id}/contact`: the contact panel.
@@ -393,6 +438,10 @@ pub struct SavedResponse {
     pub title: String,
     /// May contain personalization tags, see [`template`].
     pub body: String,
+    /// Set for an email template (I6): the subject of the email. Email templates are offered in
+    /// the composer when the channel is Email, saved responses on every channel.
+    #[serde(default)]
+    pub subject: Option<String>,
     pub updated_at: UnixMillis,
 }
 
@@ -402,12 +451,46 @@ pub struct SavedResponseInput {
     pub category: String,
     pub title: String,
     pub body: String,
+    /// Makes it an email template (I6).
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// `GET /v1/agent/saved-responses`: by category, then title.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedResponseList {
     pub responses: Vec<SavedResponse>,
+}
+
+/// What happened to an inbound email that did not become a message (E3, E5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundMailOutcome {
+    /// It could not be parsed or routed: kept, with the reason, for an admin to look at.
+    Kept,
+    /// An auto-reply or a bounce: not shown as a visitor message.
+    Ignored,
+}
+
+/// One inbound email that did not become a message, for admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMailEntry {
+    pub id: String,
+    pub received_at: UnixMillis,
+    pub outcome: InboundMailOutcome,
+    pub reason: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Size of the raw message in bytes (the raw bytes stay stored).
+    pub size: u64,
+}
+
+/// `GET /v1/agent/mail/inbound` (admins): newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMailLog {
+    pub entries: Vec<InboundMailEntry>,
 }
 
 /// One entry of the audit log (I11).
@@ -450,6 +533,14 @@ pub enum AgentServerFrame {
     ConversationUpdated { conversation: ConversationSummary },
     /// A message or internal comment was stored in a conversation.
     MessageAdded { message: AgentMessage },
+    /// The email carrying a message was sent, or failed, or is being retried (E1).
+    DeliveryChanged {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        delivery: Delivery,
+    },
+    /// An inbound email was kept or ignored: admins fetch `GET /v1/agent/mail/inbound` again.
+    InboundMailChanged,
     /// A conversation was deleted by an admin.
     ConversationDeleted { id: ConversationId },
     /// An agent came online (`online_since`) or went offline (`None`).
@@ -569,6 +660,8 @@ pub fn dot(
 pub enum ChannelUnavailable {
     /// No email address is known for the contact.
     NoEmail,
+    /// The relay has no mail server configured.
+    EmailOff,
     /// The conversation did not start in the web chat.
     NotChat,
     /// The conversation did not come from Messenger.
@@ -585,8 +678,19 @@ pub struct ChannelOption {
 
 /// The reply channels of a conversation and the pre-selected one (I5): chat when the visitor
 /// is online, email when they are offline and an email is known, else the first usable one.
-pub fn reply_channels(state: &ConversationState) -> (Vec<ChannelOption>, Channel) {
+/// `email_enabled`: the relay can send email ([`InboxSettings::email_enabled`]).
+pub fn reply_channels(
+    state: &ConversationState,
+    email_enabled: bool,
+) -> (Vec<ChannelOption>, Channel) {
     let email_known = state.contact.is_some();
+    let email_unavailable = if !email_enabled {
+        Some(ChannelUnavailable::EmailOff)
+    } else if !email_known {
+        Some(ChannelUnavailable::NoEmail)
+    } else {
+        None
+    };
     let options = vec![
         ChannelOption {
             channel: Channel::Chat,
@@ -594,7 +698,7 @@ pub fn reply_channels(state: &ConversationState) -> (Vec<ChannelOption>, Channel
         },
         ChannelOption {
             channel: Channel::Email,
-            unavailable: (!email_known).then_some(ChannelUnavailable::NoEmail),
+            unavailable: email_unavailable,
         },
         ChannelOption {
             channel: Channel::Messenger,
@@ -868,6 +972,8 @@ mod tests {
             message: AgentMessage {
                 message: message.clone(),
                 internal: true,
+                delivery: None,
+                unverified_sender: None,
             },
         })
         .unwrap();
@@ -880,7 +986,9 @@ mod tests {
             AgentServerFrame::MessageAdded {
                 message: AgentMessage {
                     message,
-                    internal: true
+                    internal: true,
+                    delivery: None,
+                    unverified_sender: None,
                 }
             }
         );
@@ -971,7 +1079,7 @@ mod tests {
             visitor_online: true,
             ..ConversationState::default()
         };
-        let (options, chosen) = reply_channels(&state);
+        let (options, chosen) = reply_channels(&state, true);
         assert_eq!(chosen, Channel::Chat);
         assert_eq!(options[1].unavailable, Some(ChannelUnavailable::NoEmail));
         assert_eq!(
@@ -979,18 +1087,21 @@ mod tests {
             Some(ChannelUnavailable::NotMessenger)
         );
         state.visitor_online = false;
-        assert_eq!(reply_channels(&state).1, Channel::Chat, "no email known");
+        assert_eq!(reply_channels(&state, true).1, Channel::Chat, "no email known");
         state.contact = Some(ContactBrief {
             id: ContactId(Uuid::nil()),
             email: "ada@example.com".into(),
             name: None,
             email_verified: false,
         });
-        let (options, chosen) = reply_channels(&state);
+        let (options, chosen) = reply_channels(&state, true);
         assert_eq!(chosen, Channel::Email);
         assert_eq!(options[1].unavailable, None);
+        let (options, chosen) = reply_channels(&state, false);
+        assert_eq!(chosen, Channel::Chat, "no mail server: chat");
+        assert_eq!(options[1].unavailable, Some(ChannelUnavailable::EmailOff));
         state.visitor_online = true;
-        assert_eq!(reply_channels(&state).1, Channel::Chat);
+        assert_eq!(reply_channels(&state, true).1, Channel::Chat);
     }
 
     #[test]

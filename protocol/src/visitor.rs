@@ -29,6 +29,13 @@ pub enum ClientFrame {
         /// carries only the messages after it; otherwise the recent history.
         #[serde(default)]
         after_seq: Option<Seq>,
+        /// The widget's language (`en`, `de`, `fr`): emails to this visitor use it (E2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lang: Option<String>,
+        /// A magic-link token from an email (E6): opens that email's conversation on this
+        /// device. The welcome's `link` says whether it worked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
     },
     /// A new visitor message. Resending the same `client_id` never stores it twice.
     Send {
@@ -237,6 +244,18 @@ impl Default for Theme {
     }
 }
 
+/// What the relay did with a magic link (E6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkOutcome {
+    /// This device now shows the email's conversation.
+    Opened,
+    /// The link is older than its lifetime: the widget opens normally and says so.
+    Expired,
+    /// The link was altered or is not ours: the widget opens normally and says so.
+    Invalid,
+}
+
 /// Relay → widget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -269,6 +288,9 @@ pub enum ServerFrame {
         /// verified contact), so the widget does not ask for it again (W5).
         #[serde(default)]
         known_email: Option<String>,
+        /// What became of the `link` the hello carried, if any (E6).
+        #[serde(default)]
+        link: Option<LinkOutcome>,
     },
     /// The message with this `client_id` is stored durably (R2).
     Ack {
@@ -320,6 +342,7 @@ struct WireFrame {
     seen_up_to: Option<Seq>,
     read_up_to: Option<Seq>,
     known_email: Option<String>,
+    link: Option<LinkOutcome>,
     client_id: Option<ClientMessageId>,
     message: Option<MessageOrText>,
     email: Option<String>,
@@ -343,6 +366,7 @@ map_only_deserialize!(WireFrame {
     seen_up_to: Option<Seq> = "seen_up_to" as default,
     read_up_to: Option<Seq> = "read_up_to" as default,
     known_email: Option<String> = "known_email" as default,
+    link: Option<LinkOutcome> = "link" as default,
     client_id: Option<ClientMessageId> = "client_id" as default,
     message: Option<MessageOrText> = "message" as default,
     email: Option<String> = "email" as default,
@@ -409,6 +433,7 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 seen_up_to: w.seen_up_to.unwrap_or_default(),
                 read_up_to: w.read_up_to.unwrap_or_default(),
                 known_email: w.known_email,
+                link: w.link,
             },
             "ack" => Self::Ack {
                 client_id: need(w.client_id, "client_id")?,
@@ -488,6 +513,7 @@ mod tests {
                 seen_up_to: 2,
                 read_up_to: 1,
                 known_email: Some("ada@example.com".into()),
+                link: Some(LinkOutcome::Expired),
             },
             ServerFrame::Ack {
                 client_id: ClientMessageId(Uuid::from_u128(4)),
@@ -569,7 +595,9 @@ mod tests {
                 v: 1,
                 site: "demo".into(),
                 visitor: None,
-                after_seq: None
+                after_seq: None,
+                lang: None,
+                link: None,
             }
         );
         let json = serde_json::to_value(ClientFrame::Hello {
@@ -577,6 +605,8 @@ mod tests {
             site: "demo".into(),
             visitor: Some("abc.def".into()),
             after_seq: Some(4),
+            lang: None,
+            link: None,
         })
         .unwrap();
         assert_eq!(

@@ -270,6 +270,72 @@ async fn save(
     })
 }
 
+/// Stores a file that arrived whole (an inbound email's attachment, E3) under the same rules as
+/// an upload: the allow-list, the signature check and the size limit.
+pub async fn save_bytes(
+    core: &crate::Core,
+    conversation_id: ConversationId,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<Attachment, UploadError> {
+    let content_type = files::base_type(content_type).to_ascii_lowercase();
+    let allowed = &core.config.attachments.allowed_types;
+    if !files::type_allowed(allowed, &content_type) {
+        return Err(UploadError::TypeNotAllowed {
+            content_type,
+            allowed: allowed.join(", "),
+        });
+    }
+    let limit = core.config.limits.max_attachment_bytes;
+    if bytes.len() as u64 > limit {
+        return Err(UploadError::TooLarge { limit });
+    }
+    if bytes.is_empty() {
+        return Err(UploadError::Empty);
+    }
+    if !content_matches(&content_type, bytes) {
+        return Err(UploadError::ContentMismatch {
+            declared: content_type,
+        });
+    }
+    let dir = core.config.attachments_dir();
+    tokio::fs::create_dir_all(&dir).await?;
+    let id = AttachmentId(Uuid::new_v4());
+    let final_path = dir.join(id.0.to_string());
+    let partial_path = dir.join(format!("{}.partial", id.0));
+    let mut file = tokio::fs::File::create(&partial_path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await?;
+    tokio::fs::rename(&partial_path, &final_path).await?;
+    let name = clean_name(name);
+    let access_token = random_token();
+    let stored = core
+        .store
+        .create_attachment(NewAttachment {
+            id,
+            conversation_id,
+            access_token: access_token.clone(),
+            name: name.clone(),
+            content_type: content_type.clone(),
+            size: bytes.len() as u64,
+            uploaded_by: Uploader::Visitor,
+            now: core.clock.now(),
+        })
+        .await;
+    if let Err(error) = stored {
+        let _ = tokio::fs::remove_file(&final_path).await;
+        return Err(error.into());
+    }
+    Ok(Attachment {
+        id,
+        name,
+        content_type,
+        size: bytes.len() as u64,
+        url: url(id, &access_token),
+    })
+}
+
 /// Writes the body to `path`, failing as soon as it passes `limit` bytes. Returns the size and
 /// the first bytes (for the type check).
 async fn stream_to_file(

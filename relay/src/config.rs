@@ -23,7 +23,7 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 13] = [
+const TOP_LEVEL_KEYS: [&str; 14] = [
     "addr",
     "data_dir",
     "database_url",
@@ -37,6 +37,7 @@ const TOP_LEVEL_KEYS: [&str; 13] = [
     "limits",
     "attachments",
     "jobs",
+    "mail",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +64,70 @@ pub struct Config {
     pub limits: Limits,
     pub attachments: AttachmentsConfig,
     pub jobs: JobsConfig,
+    pub mail: MailConfig,
+}
+
+/// How a connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP, upgraded with STARTTLS (required: a server without it is refused).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// No TLS at all: only for a server on loopback (tests, a local MTA).
+    None,
+}
+
+/// Email (E1–E6): the SMTP server for outbound mail, the reply address, the inbound endpoint
+/// and the magic link. Without `smtp_host` the relay sends no email and the console says so.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server; unset turns outbound email off.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// Gives up on an SMTP conversation after this long (then retried with backoff).
+    pub smtp_timeout_ms: u64,
+    /// The From address of every email; the From name is the site's name.
+    pub from_address: String,
+    /// The domain of the reply address `reply+TOKEN@inbound_domain` (E3). The MTA for this
+    /// domain pipes mail to `natter-relay ingest-mail` or posts it to the inbound endpoint.
+    /// Unset: emails carry no reply address, and replies reach `from_address`.
+    pub inbound_domain: Option<String>,
+    /// Bearer secret of `POST /v1/mail/inbound`; unset turns the endpoint off.
+    pub ingest_secret: Option<Secret>,
+    /// The relay `natter-relay ingest-mail` posts to (default: `http://<addr>`).
+    pub ingest_url: Option<String>,
+    /// How long the magic link in an email opens the conversation (E6).
+    pub magic_link_ttl_ms: i64,
+    /// How many earlier messages an email shows below the new ones (the recent thread).
+    pub transcript_messages: u32,
+    /// Largest inbound email accepted, in bytes (attachments included).
+    pub max_inbound_bytes: usize,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_ms: 30_000,
+            from_address: "natter@localhost".into(),
+            inbound_domain: None,
+            ingest_secret: None,
+            ingest_url: None,
+            magic_link_ttl_ms: 7 * 24 * 3_600_000,
+            transcript_messages: 20,
+            max_inbound_bytes: 25 * 1024 * 1024,
+        }
+    }
 }
 
 /// How the jobs queue runs (emails, webhooks, sends that must happen after a message).
@@ -141,6 +206,7 @@ impl Default for Config {
             limits: Limits::default(),
             attachments: AttachmentsConfig::default(),
             jobs: JobsConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -269,6 +335,22 @@ pub struct SiteConfig {
     /// Shown in the widget when no agent is online (W6).
     #[serde(default)]
     pub away_message: Option<String>,
+    /// The page the widget lives on: the magic link in emails opens it (E6). Without it,
+    /// emails carry no link.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// An agent's chat message the visitor has not seen for this long goes out by email (E2).
+    #[serde(default = "default_unread_email_after_ms")]
+    pub unread_email_after_ms: i64,
+    /// Email to this address (e.g. `support@shop.example`) without a reply token lands in
+    /// this site's inbox (E4). With one site only, every such email does.
+    #[serde(default)]
+    pub inbound_address: Option<String>,
+}
+
+/// E2: ten minutes, as the product promises.
+fn default_unread_email_after_ms() -> i64 {
+    600_000
 }
 
 impl SiteConfig {
@@ -292,6 +374,9 @@ impl SiteConfig {
                 "We're away right now. Leave a message and we'll answer as soon as we're back."
                     .into(),
             ),
+            url: None,
+            unread_email_after_ms: default_unread_email_after_ms(),
+            inbound_address: None,
         }
     }
 

@@ -104,6 +104,10 @@ pub struct Incoming {
     pub internal: bool,
     /// What must happen after it (an email, a webhook, a send), enqueued with it.
     pub jobs: Vec<NewJob>,
+    /// An email whose `From` is not the contact's address (E3): flagged to agents.
+    pub unverified_sender: Option<String>,
+    /// An email will carry it at once (an agent's reply by email): delivery starts pending.
+    pub awaits_delivery: bool,
 }
 
 impl Incoming {
@@ -125,6 +129,8 @@ impl Incoming {
             origin: None,
             internal: false,
             jobs: Vec::new(),
+            unverified_sender: None,
+            awaits_delivery: false,
         }
     }
 }
@@ -143,6 +149,17 @@ pub async fn open(
 /// Validates, stores (with the inbox state and the jobs, in one transaction) and publishes one
 /// message. Returns the stored message (the earlier copy for a resend).
 pub async fn append(core: &Core, incoming: Incoming) -> Result<Message, AppendError> {
+    append_once(core, incoming)
+        .await
+        .map(|(message, _duplicate)| message)
+}
+
+/// [`append`], also telling whether the message was stored before (a resend, a mail
+/// delivered twice): then nothing was published or enqueued.
+pub async fn append_once(
+    core: &Core,
+    incoming: Incoming,
+) -> Result<(Message, bool), AppendError> {
     validate(
         &incoming.text,
         incoming.attachments.len(),
@@ -166,6 +183,8 @@ pub async fn append(core: &Core, incoming: Incoming) -> Result<Message, AppendEr
             now: core.clock.now(),
             internal,
             jobs: incoming.jobs,
+            unverified_sender: incoming.unverified_sender,
+            awaits_delivery: incoming.awaits_delivery,
         })
         .await?;
     if !duplicate {
@@ -182,7 +201,7 @@ pub async fn append(core: &Core, incoming: Incoming) -> Result<Message, AppendEr
             internal,
         });
     }
-    Ok(message)
+    Ok((message, duplicate))
 }
 
 /// A web visitor's message, from the widget door: into their conversation, opened on their

@@ -94,6 +94,14 @@ pub enum InboxEvent {
     AgentsChanged,
     SavedResponsesChanged,
     ContactUpdated(ContactInfo),
+    /// The email carrying a message was sent or failed (E1).
+    DeliveryChanged {
+        conversation_id: ConversationId,
+        message_id: natter_protocol::MessageId,
+        delivery: natter_protocol::agent::Delivery,
+    },
+    /// An inbound email was kept for admins or ignored (E5).
+    InboundMailChanged,
 }
 
 /// An event on its way between nodes: which node published it. The event is shared with the

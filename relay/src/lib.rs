@@ -17,6 +17,8 @@
 //! - `demo`: the demo site's token signer (`POST /demo/identity-token`).
 //! - [`assets`]: the loader, widget, console and demo pages.
 //! - [`attachments`]: uploads (size, type and signature checks), capability-URL downloads.
+//! - [`mail`]: email continuity: the outbox jobs, the reply address and magic link, and the
+//!   inbound email door (`POST /v1/mail/inbound`, `natter-relay ingest-mail`).
 //!
 //! The binary (`main.rs`) only parses flags and calls [`start`] then [`serve`]; tests do the
 //! same through [`testing::spawn`] (feature `testing`).
@@ -36,6 +38,7 @@ pub mod hub;
 pub mod identity;
 pub mod inbox;
 pub mod jobs;
+pub mod mail;
 pub mod presence;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -79,6 +82,8 @@ pub struct Core {
     pub presence: Arc<dyn presence::Presence>,
     /// What must happen after a message (emails, webhooks, sends).
     pub jobs: Arc<JobRunner>,
+    /// Signs and checks the reply address and the magic link of emails (E3, E6).
+    pub mail_tokens: mail::tokens::MailTokens,
 }
 
 /// Everything a request handler or socket task needs: the [`Core`] (reached through `Deref`,
@@ -142,6 +147,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("could not create the first admin: {0}")]
     Admin(#[from] inbox::auth::CreateAgentError),
+    #[error(transparent)]
+    Mail(#[from] mail::smtp::MailerConfigError),
 }
 
 /// Opens the store (running migrations), loads the secret, renders the loader and creates the
@@ -181,6 +188,20 @@ pub async fn start_with(
     for (kind, handler) in parts.job_handlers {
         runner.register(&kind, handler);
     }
+    let config = Arc::new(config);
+    let mail_tokens = mail::tokens::MailTokens::new(&secret);
+    if let Some(mailer) = mail::smtp::Mailer::from_config(&config.mail)? {
+        let handler = Arc::new(mail::outbox::MailJobs {
+            store: store.clone(),
+            hub: hub.clone(),
+            clock: parts.clock.clone(),
+            config: config.clone(),
+            tokens: mail_tokens.clone(),
+            mailer,
+        });
+        runner.register(mail::outbox::REPLY_JOB, handler.clone());
+        runner.register(mail::outbox::UNREAD_JOB, handler);
+    }
     let jobs = Arc::new(runner);
     let tasks = TaskTracker::new();
     tasks.spawn(hub.clone().forward_from_broker(shutdown.clone()));
@@ -188,12 +209,13 @@ pub async fn start_with(
     let state = AppState {
         loader: Arc::new(Loader::render(&config.assets.widget_dir)),
         core: Core {
-            config: Arc::new(config),
+            config,
             store,
             hub,
             clock: parts.clock,
             presence,
             jobs,
+            mail_tokens,
         },
         visitor_signer: VisitorSigner::new(&secret),
         shutdown,
@@ -227,6 +249,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(demo::router())
         .merge(attachments::router())
+        .merge(mail::http::router())
         .merge(assets::router(
             config.assets.widget_dir.clone(),
             config.assets.console_dir.clone(),

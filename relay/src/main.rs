@@ -52,6 +52,11 @@ enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// Take one raw email from standard input into the running relay (E5), for an MTA's pipe
+    /// transport: posts it to `mail.ingest_url` (default: this relay's address) with
+    /// `mail.ingest_secret`. Exits 75 (EX_TEMPFAIL) when the relay cannot take it now, so the
+    /// MTA retries later, and 65 (EX_DATAERR) when it is refused for good (too large).
+    IngestMail,
     /// Manage agents and groups (I1): `natter-relay admin create-agent …`.
     Admin {
         #[command(subcommand)]
@@ -131,7 +136,69 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => admin(config, command).await,
+        Command::IngestMail => {
+            let code = ingest_mail(&config).await;
+            std::process::exit(code);
+        }
         Command::Serve => serve(config).await,
+    }
+}
+
+/// sysexits(3): the MTA keeps the mail and tries again later.
+const EX_TEMPFAIL: i32 = 75;
+/// sysexits(3): the MTA bounces the mail to its sender.
+const EX_DATAERR: i32 = 65;
+
+/// Reads an email from stdin and posts it to the relay. Returns the exit code.
+async fn ingest_mail(config: &Config) -> i32 {
+    use std::io::Read;
+    let Some(secret) = &config.mail.ingest_secret else {
+        eprintln!("natter-relay ingest-mail: mail.ingest_secret is not set");
+        return EX_TEMPFAIL;
+    };
+    let mut raw = Vec::new();
+    // A pipe from the MTA: reading it blocking, once, before anything else runs, is fine.
+    if let Err(error) = std::io::stdin().lock().read_to_end(&mut raw) {
+        eprintln!("natter-relay ingest-mail: could not read the email: {error}");
+        return EX_TEMPFAIL;
+    }
+    let base = config.mail.ingest_url.clone().unwrap_or_else(|| {
+        let mut addr = config.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    });
+    let url = format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        natter_relay::mail::http::INBOUND_PATH
+    );
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(secret.expose())
+        .header("content-type", "message/rfc822")
+        .body(raw)
+        .send()
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) => {
+            eprintln!("natter-relay ingest-mail: the relay at {url} cannot be reached: {error}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        println!("{body}");
+        0
+    } else if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+        eprintln!("natter-relay ingest-mail: refused: {body}");
+        EX_DATAERR
+    } else {
+        eprintln!("natter-relay ingest-mail: the relay answered {status}: {body}");
+        EX_TEMPFAIL
     }
 }
 

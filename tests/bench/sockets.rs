@@ -176,6 +176,8 @@ async fn connect_visitor(addr: &str) -> Result<Socket> {
             site: "demo".into(),
             visitor: None,
             after_seq: None,
+            lang: None,
+            link: None,
         },
     )
     .await?;

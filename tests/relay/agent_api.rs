@@ -80,6 +80,7 @@ async fn the_api_needs_a_session_and_state_changes_need_the_csrf_token() -> Resu
         internal: false,
         channel: None,
         attachments: vec![],
+        subject: None,
     };
     let without_csrf = agent
         .http

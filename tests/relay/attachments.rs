@@ -272,6 +272,7 @@ async fn an_agent_sends_a_file_and_the_visitor_receives_it_live() -> Result<()> 
         attachments: vec![pdf.id],
         internal: false,
         channel: None,
+        subject: None,
     };
     assert_eq!(
         agent

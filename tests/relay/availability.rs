@@ -25,6 +25,8 @@ async fn the_widget_hears_when_agents_come_online_and_leave() -> Result<()> {
         site: "demo".into(),
         visitor: None,
         after_seq: None,
+        lang: None,
+        link: None,
     };
     send_frame(&mut visitor, &hello).await?;
     assert!(matches!(

@@ -426,6 +426,7 @@ async fn two_nodes_on_one_store_and_one_broker_show_each_others_messages_live() 
             internal: false,
             channel: None,
             attachments: vec![],
+            subject: None,
         })
         .send()
         .await?;

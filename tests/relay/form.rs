@@ -38,6 +38,8 @@ async fn the_welcome_carries_the_sites_form_and_look() -> Result<()> {
             site: "demo".into(),
             visitor: None,
             after_seq: None,
+            lang: None,
+            link: None,
         },
     )
     .await?;

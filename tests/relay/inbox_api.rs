@@ -25,6 +25,7 @@ fn reply(text: &str) -> SendReply {
         internal: false,
         channel: None,
         attachments: vec![],
+        subject: None,
     }
 }
 
@@ -630,6 +631,7 @@ async fn saved_responses_refuse_unknown_tags_and_replies_refuse_raw_tags() -> Re
         category: "Greetings".into(),
         title: "Hello".into(),
         body: body.into(),
+        subject: None,
     };
     let response = admin
         .post("/v1/agent/saved-responses")

@@ -58,6 +58,7 @@ async fn comments_are_pushed_to_agents_marked_internal() -> Result<()> {
                 internal: true,
                 channel: None,
                 attachments: vec![],
+                subject: None,
             },
         )
         .await?;

@@ -47,6 +47,8 @@ impl VisitorClient {
                 site: site.into(),
                 visitor: token.map(str::to_owned),
                 after_seq,
+                lang: None,
+                link: None,
             },
         )
         .await?;

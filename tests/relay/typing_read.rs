@@ -215,6 +215,7 @@ async fn the_visitor_hears_when_agents_have_read_and_finds_it_in_the_next_welcom
             internal: false,
             channel: None,
             attachments: vec![],
+            subject: None,
         })
         .send()
         .await?;
@@ -239,6 +240,8 @@ async fn the_visitor_hears_when_agents_have_read_and_finds_it_in_the_next_welcom
             site: "demo".into(),
             visitor: Some(visitor.token.clone()),
             after_seq: None,
+            lang: None,
+            link: None,
         },
     )
     .await?;
@@ -263,6 +266,8 @@ async fn the_welcome_carries_the_email_the_relay_already_knows() -> Result<()> {
                     site: "demo".into(),
                     visitor: token,
                     after_seq: None,
+                    lang: None,
+                    link: None,
                 },
             )
             .await?;

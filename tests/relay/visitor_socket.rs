@@ -121,6 +121,7 @@ async fn resuming_after_a_gap_sends_exactly_the_missing_messages() -> Result<()>
                 internal: false,
                 channel: None,
                 attachments: vec![],
+                subject: None,
             })
             .send()
             .await?;
@@ -280,6 +281,8 @@ async fn an_unknown_site_is_refused_with_a_terminal_close_code() -> Result<()> {
             site: "nope".into(),
             visitor: None,
             after_seq: None,
+            lang: None,
+            link: None,
         },
     )
     .await?;
@@ -300,6 +303,8 @@ async fn an_unsupported_protocol_version_is_refused() -> Result<()> {
             site: "demo".into(),
             visitor: None,
             after_seq: None,
+            lang: None,
+            link: None,
         },
     )
     .await?;
@@ -324,6 +329,7 @@ async fn an_agent_reply_reaches_the_visitor_live_with_the_agent_name() -> Result
             internal: false,
             channel: None,
             attachments: vec![],
+            subject: None,
         })
         .send()
         .await?;
@@ -358,6 +364,7 @@ async fn what_the_visitor_has_seen_is_kept_and_never_moves_back() -> Result<()> 
                 attachments: vec![],
                 internal: false,
                 channel: None,
+                subject: None,
             })
             .send()
             .await?;
@@ -382,6 +389,8 @@ async fn what_the_visitor_has_seen_is_kept_and_never_moves_back() -> Result<()> 
             site: "demo".into(),
             visitor: Some(token),
             after_seq: None,
+            lang: None,
+            link: None,
         },
     )
     .await?;

@@ -1,10 +1,11 @@
 //! Who the visitor is and what they see on connecting: the welcome with their thread, and on a
 //! resume everything after the widget's highest seq, however much that is.
 
-use natter_protocol::visitor::{AttachmentRules, ServerFrame, WidgetSettings};
+use natter_protocol::visitor::{AttachmentRules, LinkOutcome, ServerFrame, WidgetSettings};
 use natter_protocol::{ConversationId, Message, Seq, PROTOCOL_VERSION};
 
 use crate::identity::VisitorId;
+use crate::mail::tokens::LinkCheck;
 use crate::store::{ReadMarks, StoreError};
 use crate::AppState;
 
@@ -42,6 +43,49 @@ pub async fn resolve_visitor(
     Ok((id, token))
 }
 
+/// Opens a magic link (E6) for this visitor: a valid link for a conversation of this site binds
+/// the visitor id to it, so this device shows that thread from now on. An expired, altered or
+/// foreign link changes nothing; the widget opens normally and says so.
+pub async fn open_link(
+    state: &AppState,
+    site: &str,
+    visitor: &VisitorId,
+    token: &str,
+) -> Result<LinkOutcome, StoreError> {
+    let conversation = match state.mail_tokens.check_link(token, state.clock.now()) {
+        LinkCheck::Valid(conversation) => conversation,
+        LinkCheck::Expired => return Ok(LinkOutcome::Expired),
+        LinkCheck::Invalid => return Ok(LinkOutcome::Invalid),
+    };
+    let ours = state
+        .store
+        .inbox_conversation(conversation)
+        .await?
+        .is_some_and(|record| record.summary.site == site);
+    if !ours {
+        return Ok(LinkOutcome::Invalid);
+    }
+    state
+        .store
+        .link_visitor(visitor, conversation, state.clock.now())
+        .await?;
+    Ok(LinkOutcome::Opened)
+}
+
+/// Keeps the widget's language for emails (E2): a short language tag only.
+pub async fn remember_lang(
+    state: &AppState,
+    visitor: &VisitorId,
+    lang: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(lang) = lang else { return Ok(()) };
+    let tag = lang.len() <= 16 && lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if tag && !lang.is_empty() {
+        state.store.set_visitor_lang(visitor, lang).await?;
+    }
+    Ok(())
+}
+
 /// What the widget needs to know about its site's configuration.
 pub fn widget_settings(state: &AppState, site: &str) -> WidgetSettings {
     state
@@ -61,6 +105,9 @@ pub fn widget_settings(state: &AppState, site: &str) -> WidgetSettings {
         .unwrap_or_default()
 }
 
+/// A welcome frame, the conversation it shows, and what it could not carry.
+pub type Welcome = (ServerFrame, Option<ConversationId>, Option<Remaining>);
+
 /// The welcome for this visitor, and what it could not carry. Without `after_seq` it holds the
 /// newest page of the thread (older pages are fetched on demand); with it, the first page after
 /// `after_seq`, and the rest follows as [`Remaining`].
@@ -70,7 +117,7 @@ pub async fn welcome(
     visitor: &VisitorId,
     token: &str,
     after_seq: Option<Seq>,
-) -> Result<(ServerFrame, Option<ConversationId>, Option<Remaining>), StoreError> {
+) -> Result<Welcome, StoreError> {
     let conversation = state.store.visitor_conversation(site, visitor).await?;
     let conversation_id = conversation.as_ref().map(|record| record.summary.id);
     let page = state.config.limits.history_page_size;
@@ -108,6 +155,7 @@ pub async fn welcome(
         seen_up_to: marks.seen_by_visitor,
         read_up_to: marks.read_by_agents,
         known_email,
+        link: None,
     };
     Ok((frame, conversation_id, remaining))
 }

@@ -26,12 +26,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use futures_util::{Sink, Stream, StreamExt};
-use natter_protocol::visitor::{ClientFrame, ServerFrame};
+use natter_protocol::visitor::{ClientFrame, LinkOutcome, ServerFrame};
 use natter_protocol::{close_code, ConversationId, ErrorCode, PROTOCOL_VERSION};
 
 use crate::events::{ConnectionId, Event, InboxEvent, Typist};
 use crate::hub::HubRecvError;
 use crate::identity::VisitorId;
+use crate::store::StoreError;
 use crate::typing::TypingThrottle;
 use crate::AppState;
 use frames::After;
@@ -74,6 +75,8 @@ struct Hello {
     site: String,
     visitor: Option<String>,
     after_seq: Option<u64>,
+    lang: Option<String>,
+    link: Option<String>,
 }
 
 /// Serves one visitor socket until it closes or the relay shuts down.
@@ -154,6 +157,8 @@ where
         site,
         visitor,
         after_seq,
+        lang,
+        link,
     }) = first
     else {
         let message = "the first frame must be hello";
@@ -185,6 +190,8 @@ where
         site,
         visitor,
         after_seq,
+        lang,
+        link,
     })
 }
 
@@ -194,14 +201,8 @@ async fn start_session<S>(state: &AppState, hello: Hello, out: &mut Out<S>) -> O
 where
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send,
 {
-    let site = hello.site;
-    let loaded = match history::resolve_visitor(state, &site, hello.visitor.as_deref()).await {
-        Ok((id, token)) => history::welcome(state, &site, &id, &token, hello.after_seq)
-            .await
-            .map(|welcome| (id, token, welcome)),
-        Err(error) => Err(error),
-    };
-    let (id, token, (frame, conversation, remaining)) = match loaded {
+    let site = hello.site.clone();
+    let (id, token, (frame, conversation, remaining)) = match load_session(state, &hello).await {
         Ok(loaded) => loaded,
         Err(error) => {
             tracing::error!(%error, "could not load a visitor's history");
@@ -218,6 +219,31 @@ where
         conversation,
         typing: TypingThrottle::default(),
     })
+}
+
+/// The visitor, their language and magic link taken in, and their welcome.
+async fn load_session(
+    state: &AppState,
+    hello: &Hello,
+) -> Result<(VisitorId, String, history::Welcome), StoreError> {
+    let site = &hello.site;
+    let (id, token) = history::resolve_visitor(state, site, hello.visitor.as_deref()).await?;
+    history::remember_lang(state, &id, hello.lang.as_deref()).await?;
+    let mut after_seq = hello.after_seq;
+    let outcome = match hello.link.as_deref() {
+        Some(link) => Some(history::open_link(state, site, &id, link).await?),
+        None => None,
+    };
+    if outcome == Some(LinkOutcome::Opened) {
+        // The widget's highest seq was of the thread it showed before the link.
+        after_seq = None;
+    }
+    let (mut frame, conversation, remaining) =
+        history::welcome(state, site, &id, &token, after_seq).await?;
+    if let ServerFrame::Welcome { link, .. } = &mut frame {
+        *link = outcome;
+    }
+    Ok((id, token, (frame, conversation, remaining)))
 }
 
 /// Sends the rest of a resume as `message` frames, a page at a time, until none is left.

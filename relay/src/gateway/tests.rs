@@ -91,6 +91,8 @@ fn hello(after_seq: Option<u64>) -> ClientFrame {
         site: "demo".into(),
         visitor: None,
         after_seq,
+        lang: None,
+        link: None,
     }
 }
 

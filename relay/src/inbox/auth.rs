@@ -178,6 +178,7 @@ pub fn settings(state: &AppState) -> InboxSettings {
     let secs = state.config.limits.missed_after_secs;
     InboxSettings {
         missed_after_ms: i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        email_enabled: state.config.mail.smtp_host.is_some(),
     }
 }
 

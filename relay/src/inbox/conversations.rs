@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use natter_protocol::agent::{
     reply_channels, template, AgentMessage, Assign, AssigneeFilter, ChannelUnavailable,
-    ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, SendReply,
-    SetBlocked, SetStatus, SetTyping,
+    ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, Delivery,
+    DeliveryState, SendReply, SetBlocked, SetStatus, SetTyping,
 };
 use natter_protocol::{Author, ConversationId, Seq};
 use uuid::Uuid;
@@ -20,6 +20,7 @@ use super::{require_admin, InboxEvent};
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::HttpError;
 use crate::events::{Event, Typist};
+use crate::mail::outbox::{agent_message_follow_ups, MailJob};
 use crate::store::ConversationRecord;
 use crate::store::{AssigneeScope, ListQuery};
 use crate::AppState;
@@ -161,11 +162,17 @@ pub async fn send_reply(
                  again so it is filled in, or remove the tag",
                 ));
             }
-            let (options, preferred) = reply_channels(&summary.state);
+            let email_enabled = state.config.mail.smtp_host.is_some();
+            let (options, preferred) = reply_channels(&summary.state, email_enabled);
             let channel = reply.channel.unwrap_or(preferred);
             match options.iter().find(|option| option.channel == channel) {
                 Some(option) => match option.unavailable {
                     None => channel,
+                    Some(ChannelUnavailable::EmailOff) => {
+                        return Err(HttpError::invalid(
+                            "cannot reply by email: this relay has no mail server configured",
+                        ))
+                    }
                     Some(ChannelUnavailable::NoEmail) => {
                         return Err(HttpError::invalid(
                             "cannot reply by email: no email address is known for this contact",
@@ -183,19 +190,38 @@ pub async fn send_reply(
                 None => return Err(HttpError::invalid("unknown channel")),
             }
         };
-    let incoming = Incoming {
-        conversation_id,
-        client_id: reply.client_id,
-        author: Author::Agent {
-            agent_id: session.agent.id,
-            name: session.agent.name.clone(),
+    let subject = super::saved_responses::email_subject(
+        reply.subject.as_deref(),
+        state.config.limits.max_short_field_chars,
+    )?;
+    let follow_ups = agent_message_follow_ups(
+        &state.config,
+        state.config.site(&summary.site),
+        MailJob {
+            conversation_id,
+            client_id: reply.client_id,
+            subject,
         },
         channel,
-        text: reply.text,
+        reply.internal,
+        state.clock.now(),
+    );
+    let awaits_delivery = follow_ups.awaits_delivery;
+    let incoming = Incoming {
         attachments: reply.attachments,
-        origin: None,
         internal: reply.internal,
-        jobs: Vec::new(),
+        jobs: follow_ups.jobs,
+        awaits_delivery,
+        ..Incoming::text(
+            conversation_id,
+            reply.client_id,
+            Author::Agent {
+                agent_id: session.agent.id,
+                name: session.agent.name.clone(),
+            },
+            channel,
+            reply.text,
+        )
     };
     match conversations::append(&state, incoming).await {
         Ok(message) => {
@@ -203,9 +229,17 @@ pub async fn send_reply(
                 // Whoever answers has read what they answer.
                 read_by_agents(&state, conversation_id, message.seq).await?;
             }
+            // The outbox may already have sent it; the live frame brings the news either way.
+            let delivery = awaits_delivery.then_some(Delivery {
+                state: DeliveryState::Pending,
+                detail: None,
+                updated_at: message.sent_at,
+            });
             Ok(Json(AgentMessage {
                 message,
                 internal: reply.internal,
+                delivery,
+                unverified_sender: None,
             }))
         }
         Err(AppendError::NotFound) => Err(HttpError::not_found("no such conversation")),

@@ -210,6 +210,8 @@ async fn frames_for(
                     message: AgentMessage {
                         message: message.clone(),
                         internal: *internal,
+                        delivery: None,
+                        unverified_sender: None,
                     },
                 },
                 AgentServerFrame::ConversationUpdated { conversation },
@@ -264,6 +266,18 @@ async fn frames_for(
             vec![AgentServerFrame::ContactUpdated {
                 contact: contact.clone(),
             }]
+        }
+        Event::Inbox(InboxEvent::DeliveryChanged {
+            conversation_id,
+            message_id,
+            delivery,
+        }) => vec![AgentServerFrame::DeliveryChanged {
+            conversation_id: *conversation_id,
+            message_id: *message_id,
+            delivery: delivery.clone(),
+        }],
+        Event::Inbox(InboxEvent::InboundMailChanged) => {
+            vec![AgentServerFrame::InboundMailChanged]
         }
     };
     Ok(frames)

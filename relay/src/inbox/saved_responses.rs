@@ -36,11 +36,35 @@ fn validate(state: &AppState, input: SavedResponseInput) -> Result<SavedResponse
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
         return Err(HttpError::invalid(format!("body: {}", list.join("; "))));
     }
+    let subject = email_subject(input.subject.as_deref(), limits.max_short_field_chars)?;
+    if let Some(subject) = &subject {
+        if let Some(error) = template::check(subject).first() {
+            return Err(HttpError::invalid(format!("subject: {error}")));
+        }
+    }
     Ok(SavedResponseInput {
         category,
         title,
         body,
+        subject,
     })
+}
+
+/// An email subject (I6): one line, at most `limit` characters; empty means none.
+pub fn email_subject(subject: Option<&str>, limit: usize) -> Result<Option<String>, HttpError> {
+    let Some(subject) = subject.map(str::trim).filter(|subject| !subject.is_empty()) else {
+        return Ok(None);
+    };
+    if subject.chars().any(char::is_control) {
+        return Err(HttpError::invalid("subject: must be a single line"));
+    }
+    let chars = subject.chars().count();
+    if chars > limit {
+        return Err(HttpError::invalid(format!(
+            "subject: {chars} characters; the limit is {limit}"
+        )));
+    }
+    Ok(Some(subject.to_owned()))
 }
 
 fn parse_id(id: &str) -> Result<SavedResponseId, HttpError> {

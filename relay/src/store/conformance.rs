@@ -134,6 +134,15 @@ macro_rules! __store_conformance_checks {
             waiting_count_counts_open_unanswered_conversations_of_the_agent_or_nobody,
             saved_responses_are_saved_listed_and_deleted,
             the_audit_log_lists_newest_first,
+            a_mail_thread_collects_message_ids_and_its_first_subject,
+            an_email_reply_starts_pending_and_its_delivery_can_change,
+            an_unverified_sender_is_kept_on_the_message,
+            a_bounce_marks_the_address_until_it_changes,
+            inbound_mail_is_kept_listed_and_downloadable,
+            a_magic_link_binds_a_visitor_to_the_conversation,
+            the_visitors_language_reaches_the_mail_thread,
+            an_address_finds_only_its_open_email_conversation,
+            email_templates_keep_their_subject,
             ping_answers,
         }
     };
@@ -299,6 +308,8 @@ fn new_message(
         now,
         internal: false,
         jobs: Vec::new(),
+        unverified_sender: None,
+        awaits_delivery: false,
     }
 }
 
@@ -734,6 +745,8 @@ pub async fn messages_of_every_author_kind_round_trip(store: Arc<dyn Store>) {
         .map(|message| AgentMessage {
             message,
             internal: false,
+            delivery: None,
+            unverified_sender: None,
         })
         .collect();
     assert_eq!(thread, expected);
@@ -2851,6 +2864,7 @@ pub async fn saved_responses_are_saved_listed_and_deleted(store: Arc<dyn Store>)
         category: category.into(),
         title: title.into(),
         body: body.into(),
+        subject: None,
     };
     let delay = store
         .save_saved_response(None, &input("Shipping", "Delay", "Sorry, {name}!"), NOW)
@@ -2946,6 +2960,240 @@ pub async fn the_audit_log_lists_newest_first(store: Arc<dyn Store>) {
     assert!(log.windows(2).all(|pair| pair[0].id != pair[1].id));
     let two = store.audit_log(2).await.unwrap();
     assert_eq!(two, log[..2]);
+}
+
+/// Email threading (E1): Message-IDs both ways in order, once each; the first subject stays;
+/// `emailed_up_to` never moves back.
+pub async fn a_mail_thread_collects_message_ids_and_its_first_subject(store: Arc<dyn Store>) {
+    let store = &*store;
+    let (_, chat) = visitor_chat(store, "ada", NOW).await;
+    let empty = store.mail_thread(chat).await.unwrap();
+    assert_eq!((empty.subject, empty.emailed_up_to), (None, 0));
+    assert!(empty.message_ids.is_empty());
+    store
+        .record_mail_received(chat, "in-1@mail.example", Some("Order 42"), NOW)
+        .await
+        .unwrap();
+    store
+        .record_mail_sent(chat, "out-1@shop.example", 5, "Re: Order 42", NOW + 1)
+        .await
+        .unwrap();
+    store
+        .record_mail_sent(chat, "out-0@shop.example", 3, "Other", NOW + 2)
+        .await
+        .unwrap();
+    store
+        .record_mail_received(chat, "in-1@mail.example", Some("again"), NOW + 3)
+        .await
+        .unwrap();
+    let thread = store.mail_thread(chat).await.unwrap();
+    assert_eq!(thread.subject.as_deref(), Some("Order 42"));
+    assert_eq!(thread.emailed_up_to, 5, "never moves back");
+    assert_eq!(
+        thread.message_ids,
+        vec!["out-1@shop.example", "out-0@shop.example", "in-1@mail.example"]
+    );
+    assert!(matches!(
+        store.mail_thread(ConversationId(Uuid::new_v4())).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A reply an email will carry starts as pending in the same transaction; the outbox then
+/// records sent or failed with the reason.
+pub async fn an_email_reply_starts_pending_and_its_delivery_can_change(store: Arc<dyn Store>) {
+    use natter_protocol::agent::{Delivery, DeliveryState};
+    let store = &*store;
+    let (_, chat) = visitor_chat(store, "ada", NOW).await;
+    let agent = create_agent(store, "alice@example.com", "Alice").await;
+    let mut reply = new_message(chat, agent_author(&agent), "by email", NOW);
+    reply.channel = Channel::Email;
+    reply.awaits_delivery = true;
+    let reply = store.append_message(reply).await.unwrap().message;
+    say(store, chat, Author::Visitor, "plain chat", NOW + 1).await;
+    let thread = store.inbox_thread(chat).await.unwrap();
+    let pending = thread[0].delivery.clone().expect("pending delivery");
+    assert_eq!(pending.state, DeliveryState::Pending);
+    assert_eq!(thread[1].delivery, None);
+    let failed = Delivery {
+        state: DeliveryState::Failed,
+        detail: Some("550 5.1.1 No such user".into()),
+        updated_at: NOW + 2,
+    };
+    store.set_delivery(reply.id, &failed).await.unwrap();
+    let thread = store.inbox_thread(chat).await.unwrap();
+    assert_eq!(thread[0].delivery, Some(failed));
+}
+
+/// An email reply from another address than the contact's keeps that address (E3).
+pub async fn an_unverified_sender_is_kept_on_the_message(store: Arc<dyn Store>) {
+    let store = &*store;
+    let (_, chat) = visitor_chat(store, "ada", NOW).await;
+    let mut email = new_message(chat, Author::Contact { name: None }, "it's me", NOW);
+    email.channel = Channel::Email;
+    email.unverified_sender = Some("eve@evil.example".into());
+    store.append_message(email).await.unwrap();
+    let thread = store.inbox_thread(chat).await.unwrap();
+    assert_eq!(
+        thread[0].unverified_sender.as_deref(),
+        Some("eve@evil.example")
+    );
+}
+
+/// A bounce marks every contact with the address (any case); changing the address clears it.
+pub async fn a_bounce_marks_the_address_until_it_changes(store: Arc<dyn Store>) {
+    let store = &*store;
+    let key = ConversationKey::ContactAddress {
+        address: "ada@example.com".into(),
+        channel: Channel::Email,
+    };
+    let email = store.open_conversation(SITE, &key, NOW).await.unwrap();
+    let id = email.summary.id;
+    assert!(!store.inbox_contact(id).await.unwrap().unwrap().email_bouncing);
+    assert_eq!(store.mark_bouncing("ADA@example.com", NOW).await.unwrap(), 1);
+    assert!(store.inbox_contact(id).await.unwrap().unwrap().email_bouncing);
+    assert_eq!(store.mark_bouncing("ada@example.com", NOW).await.unwrap(), 0);
+    let changes = ContactChanges {
+        email: Some("ada@new.example".into()),
+        ..ContactChanges::default()
+    };
+    store.inbox_update_contact(id, &changes, NOW + 1).await.unwrap();
+    assert!(!store.inbox_contact(id).await.unwrap().unwrap().email_bouncing);
+}
+
+/// Inbound mail that did not become a message is kept with its bytes, newest first.
+pub async fn inbound_mail_is_kept_listed_and_downloadable(store: Arc<dyn Store>) {
+    use natter_protocol::agent::InboundMailOutcome;
+    let store = &*store;
+    let keep = |reason: &str, outcome, now| super::NewInboundMail {
+        outcome,
+        reason: reason.into(),
+        from: Some("ada@example.com".into()),
+        subject: Some("Hi".into()),
+        raw: format!("Subject: {reason}\r\n\r\nbody").into_bytes(),
+        now,
+    };
+    let first = store
+        .keep_inbound_mail(keep("unparseable", InboundMailOutcome::Kept, NOW))
+        .await
+        .unwrap();
+    let second = store
+        .keep_inbound_mail(keep("auto-reply", InboundMailOutcome::Ignored, NOW + 1))
+        .await
+        .unwrap();
+    let log = store.inbound_mail_log(10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].id, second);
+    assert_eq!(log[0].outcome, InboundMailOutcome::Ignored);
+    assert_eq!(log[1].reason, "unparseable");
+    assert_eq!(log[1].from.as_deref(), Some("ada@example.com"));
+    assert_eq!(log[1].size, "Subject: unparseable\r\n\r\nbody".len() as u64);
+    let raw = store.inbound_mail_raw(&first).await.unwrap().unwrap();
+    assert!(raw.starts_with(b"Subject: unparseable"));
+    assert_eq!(store.inbound_mail_raw("nope").await.unwrap(), None);
+    assert_eq!(store.inbound_mail_log(1).await.unwrap().len(), 1);
+}
+
+/// A magic link (E6) makes another device's visitor id show the conversation, first.
+pub async fn a_magic_link_binds_a_visitor_to_the_conversation(store: Arc<dyn Store>) {
+    let store = &*store;
+    let (_, chat) = visitor_chat(store, "ada", NOW).await;
+    say(store, chat, Author::Visitor, "hello", NOW).await;
+    let (phone, own) = visitor_chat(store, "phone", NOW + 1).await;
+    say(store, own, Author::Visitor, "newer", NOW + 2).await;
+    store.link_visitor(&phone, chat, NOW + 3).await.unwrap();
+    store.link_visitor(&phone, chat, NOW + 4).await.unwrap();
+    let shown = store.visitor_conversation(SITE, &phone).await.unwrap();
+    assert_eq!(shown.unwrap().summary.id, chat);
+    assert_eq!(
+        store
+            .visitor_conversation(OTHER_SITE, &phone)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// The widget's language is the mail thread's language (E2).
+pub async fn the_visitors_language_reaches_the_mail_thread(store: Arc<dyn Store>) {
+    let store = &*store;
+    let (ada, chat) = visitor_chat(store, "ada", NOW).await;
+    store.set_visitor_lang(&ada, "de").await.unwrap();
+    store.set_visitor_lang(&ada, "de").await.unwrap();
+    assert_eq!(
+        store.mail_thread(chat).await.unwrap().lang.as_deref(),
+        Some("de")
+    );
+}
+
+/// An email without a reply token goes to the sender's newest open email conversation; a
+/// completed one or a chat is not it (E3, E4).
+pub async fn an_address_finds_only_its_open_email_conversation(store: Arc<dyn Store>) {
+    let store = &*store;
+    assert_eq!(
+        store
+            .open_conversation_of_address(SITE, "ada@example.com", Channel::Email)
+            .await
+            .unwrap(),
+        None
+    );
+    let key = ConversationKey::ContactAddress {
+        address: "ada@example.com".into(),
+        channel: Channel::Email,
+    };
+    let email = store.open_conversation(SITE, &key, NOW).await.unwrap();
+    let id = email.summary.id;
+    let found = store
+        .open_conversation_of_address(SITE, "Ada@Example.com", Channel::Email)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(id));
+    assert_eq!(
+        store
+            .open_conversation_of_address(OTHER_SITE, "ada@example.com", Channel::Email)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .inbox_set_status(id, ConversationStatus::Complete)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .open_conversation_of_address(SITE, "ada@example.com", Channel::Email)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A saved response with a subject is an email template (I6); the subject round-trips.
+pub async fn email_templates_keep_their_subject(store: Arc<dyn Store>) {
+    let store = &*store;
+    let input = SavedResponseInput {
+        category: "Email".into(),
+        title: "Shipping".into(),
+        body: "Your order ships today.".into(),
+        subject: Some("Your order".into()),
+    };
+    let saved = store
+        .save_saved_response(None, &input, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.subject.as_deref(), Some("Your order"));
+    let listed = store.saved_responses().await.unwrap();
+    assert_eq!(listed[0].subject.as_deref(), Some("Your order"));
+    let plain = SavedResponseInput {
+        subject: None,
+        ..input
+    };
+    store
+        .save_saved_response(Some(saved.id), &plain, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.saved_responses().await.unwrap()[0].subject, None);
 }
 
 pub async fn ping_answers(store: Arc<dyn Store>) {

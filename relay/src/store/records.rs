@@ -94,6 +94,10 @@ pub struct NewMessage {
     /// Jobs that must follow this message, enqueued in the same transaction (none for a
     /// resend).
     pub jobs: Vec<NewJob>,
+    /// An email reply whose `From` is not the contact's address (E3).
+    pub unverified_sender: Option<String>,
+    /// An email will carry this message: its delivery starts as pending (E1).
+    pub awaits_delivery: bool,
 }
 
 /// Who uploaded a file.

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use natter_protocol::agent::{
-    AgentMessage, AuditEntry, ContactBrief, ContactId, ContactInfo, ConversationStatus, Group,
-    GroupId, SavedResponse, SavedResponseId, SavedResponseInput,
+    AgentMessage, AuditEntry, ContactBrief, ContactId, ContactInfo, ConversationStatus, Delivery,
+    DeliveryState, Group, GroupId, SavedResponse, SavedResponseId, SavedResponseInput,
 };
 use natter_protocol::{AgentId, ConversationId, UnixMillis};
 use sqlx::sqlite::SqliteRow;
@@ -35,7 +35,8 @@ const INBOX_SELECT: &str =
 const SEARCH_WALK_ABOVE_HITS: i64 = 1_000;
 
 const CONTACT_COLUMNS: &str =
-    "k.id, k.email, k.email_verified, k.name, k.phone, k.company, k.blocked_at";
+    "k.id, k.email, k.email_verified, k.name, k.phone, k.company, k.blocked_at, \
+     k.email_bouncing_since";
 
 fn optional_uuid(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
@@ -80,7 +81,28 @@ fn contact_from_row(row: &SqliteRow) -> Result<ContactInfo, StoreError> {
         phone: row.try_get("phone")?,
         company: row.try_get("company")?,
         blocked: row.try_get::<Option<i64>, _>("blocked_at")?.is_some(),
+        email_bouncing: row
+            .try_get::<Option<i64>, _>("email_bouncing_since")?
+            .is_some(),
     })
+}
+
+/// The `delivery_*` columns of a message joined with `message_deliveries`.
+fn delivery_from_row(row: &SqliteRow) -> Result<Option<Delivery>, StoreError> {
+    let Some(state) = row.try_get::<Option<String>, _>("delivery_state")? else {
+        return Ok(None);
+    };
+    let state = match state.as_str() {
+        "pending" => DeliveryState::Pending,
+        "sent" => DeliveryState::Sent,
+        "failed" => DeliveryState::Failed,
+        other => return Err(StoreError::Corrupt(format!("delivery state {other:?}"))),
+    };
+    Ok(Some(Delivery {
+        state,
+        detail: row.try_get("delivery_detail")?,
+        updated_at: row.try_get("delivery_updated_at")?,
+    }))
 }
 
 fn status_name(status: ConversationStatus) -> &'static str {
@@ -195,7 +217,11 @@ impl InboxStore for SqliteStore {
 
     async fn inbox_thread(&self, id: ConversationId) -> Result<Vec<AgentMessage>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, internal FROM messages WHERE conversation_id = ?1
+            "SELECT {MESSAGE_COLUMNS}, internal, unverified_sender,
+                    d.state AS delivery_state, d.detail AS delivery_detail,
+                    d.updated_at AS delivery_updated_at
+             FROM messages LEFT JOIN message_deliveries d ON d.message_id = messages.id
+             WHERE conversation_id = ?1
              ORDER BY seq ASC"
         );
         let rows = sqlx::query(&sql)
@@ -213,6 +239,8 @@ impl InboxStore for SqliteStore {
                 Ok(AgentMessage {
                     message,
                     internal: row.try_get::<i64, _>("internal")? != 0,
+                    delivery: delivery_from_row(row)?,
+                    unverified_sender: row.try_get("unverified_sender")?,
                 })
             })
             .collect()
@@ -380,6 +408,8 @@ impl InboxStore for SqliteStore {
             Some(contact_id) => {
                 sqlx::query(
                     "UPDATE contacts SET
+                         email_bouncing_since = CASE WHEN ?2 IS NOT NULL AND ?2 != email
+                                                     THEN NULL ELSE email_bouncing_since END,
                          email = COALESCE(?2, email),
                          name = CASE WHEN ?3 THEN ?4 ELSE name END,
                          phone = CASE WHEN ?5 THEN ?6 ELSE phone END,
@@ -582,7 +612,7 @@ impl InboxStore for SqliteStore {
 
     async fn saved_responses(&self) -> Result<Vec<SavedResponse>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, category, title, body, updated_at FROM saved_responses
+            "SELECT id, category, title, body, subject, updated_at FROM saved_responses
              ORDER BY category COLLATE NOCASE, title COLLATE NOCASE",
         )
         .fetch_all(&self.pool)
@@ -594,6 +624,7 @@ impl InboxStore for SqliteStore {
                     category: row.try_get("category")?,
                     title: row.try_get("title")?,
                     body: row.try_get("body")?,
+                    subject: row.try_get("subject")?,
                     updated_at: row.try_get("updated_at")?,
                 })
             })
@@ -609,7 +640,8 @@ impl InboxStore for SqliteStore {
         let id = match id {
             Some(id) => {
                 let changed = sqlx::query(
-                    "UPDATE saved_responses SET category = ?2, title = ?3, body = ?4, updated_at = ?5
+                    "UPDATE saved_responses
+                     SET category = ?2, title = ?3, body = ?4, updated_at = ?5, subject = ?6
                      WHERE id = ?1",
                 )
                 .bind(id.0.to_string())
@@ -617,6 +649,7 @@ impl InboxStore for SqliteStore {
                 .bind(&input.title)
                 .bind(&input.body)
                 .bind(now)
+                .bind(&input.subject)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -628,14 +661,16 @@ impl InboxStore for SqliteStore {
             None => {
                 let id = SavedResponseId(Uuid::new_v4());
                 sqlx::query(
-                    "INSERT INTO saved_responses (id, category, title, body, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    "INSERT INTO saved_responses
+                         (id, category, title, body, created_at, updated_at, subject)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
                 )
                 .bind(id.0.to_string())
                 .bind(&input.category)
                 .bind(&input.title)
                 .bind(&input.body)
                 .bind(now)
+                .bind(&input.subject)
                 .execute(&self.pool)
                 .await?;
                 id
@@ -646,6 +681,7 @@ impl InboxStore for SqliteStore {
             category: input.category.clone(),
             title: input.title.clone(),
             body: input.body.clone(),
+            subject: input.subject.clone(),
             updated_at: now,
         }))
     }

@@ -36,6 +36,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 // The inbox's queries (`InboxStore`) live in `sqlite/inbox.rs`, the jobs queue in `jobs.rs`.
 mod inbox;
 mod jobs;
+mod mail;
 mod search;
 
 /// SQLite's primary result codes that mean "not now" rather than "never": the write may
@@ -336,16 +337,20 @@ impl ConversationStore for SqliteStore {
         site: &str,
         visitor: &VisitorId,
     ) -> Result<Option<ConversationRecord>, StoreError> {
-        // A verified contact's conversation first (it follows them across devices), then the
-        // one this visitor id started.
+        // The conversation a magic link opened on this device (E6) first, then a verified
+        // contact's (it follows them across devices), then the one this visitor id started.
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations
              WHERE site = ?1 AND (
                  contact_id = (SELECT v.contact_id FROM visitors v
                                JOIN contacts k ON k.id = v.contact_id AND k.email_verified = 1
                                WHERE v.id = ?2)
-                 OR visitor_id = ?2)
-             ORDER BY (visitor_id != ?2) DESC, last_activity_at DESC
+                 OR visitor_id = ?2
+                 OR id IN (SELECT conversation_id FROM visitor_links WHERE visitor_id = ?2))
+             ORDER BY (SELECT l.created_at FROM visitor_links l
+                       WHERE l.visitor_id = ?2 AND l.conversation_id = conversations.id)
+                          DESC NULLS LAST,
+                      (visitor_id IS NOT ?2) DESC, last_activity_at DESC
              LIMIT 1"
         );
         let row = sqlx::query(&sql)
@@ -408,7 +413,7 @@ impl ConversationStore for SqliteStore {
             sent_at: new.now,
             attachments: Vec::new(),
         };
-        if !insert_message(&mut transaction, &message, new.internal).await? {
+        if !insert_message(&mut transaction, &message, &new).await? {
             // A resend: undo the sequence bump and hand back what was stored the first time.
             transaction.rollback().await?;
             drop(connection);
@@ -418,6 +423,9 @@ impl ConversationStore for SqliteStore {
         update_inbox_state(&mut transaction, &message, new.internal).await?;
         for job in &new.jobs {
             jobs::insert(&mut transaction, job, new.now).await?;
+        }
+        if new.awaits_delivery {
+            mail::insert_pending_delivery(&mut transaction, message.id, new.now).await?;
         }
         transaction.commit().await?;
         // An ack must only ever follow a commit: if SQLite is still inside a transaction here,
@@ -900,14 +908,14 @@ type SqliteTransaction<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
 async fn insert_message(
     transaction: &mut SqliteTransaction<'_>,
     message: &Message,
-    internal: bool,
+    new: &NewMessage,
 ) -> Result<bool, StoreError> {
     let (author_kind, agent_id, author_name) = author_columns(&message.author);
     let inserted = sqlx::query(
         "INSERT INTO messages
              (id, conversation_id, seq, client_id, author_kind, agent_id, author_name,
-              channel, body, created_at, internal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+              channel, body, created_at, internal, unverified_sender)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (conversation_id, client_id) DO NOTHING",
     )
     .bind(message.id.0.to_string())
@@ -920,7 +928,8 @@ async fn insert_message(
     .bind(channel_name(message.channel))
     .bind(&message.text)
     .bind(message.sent_at)
-    .bind(internal)
+    .bind(new.internal)
+    .bind(&new.unverified_sender)
     .execute(&mut **transaction)
     .await?
     .rows_affected();
@@ -1259,6 +1268,8 @@ mod tests {
                 now: 3,
                 internal: false,
                 jobs: Vec::new(),
+                unverified_sender: None,
+                awaits_delivery: false,
             })
             .await
             .unwrap();

@@ -1,0 +1,301 @@
+//! [`MailStore`] on SQLite: the `conversation_mail`, `message_deliveries`, `inbound_mail` and
+//! `visitor_links` tables (migration `…_email.sql`).
+
+use async_trait::async_trait;
+use natter_protocol::agent::{Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome};
+use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{channel_name, SqliteStore, SqliteTransaction};
+use crate::identity::VisitorId;
+use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
+
+/// The thread's Message-IDs are kept newest-last; older ones beyond this are dropped (mail
+/// clients thread by the first and the last few, RFC 5322 §3.6.4).
+const MAX_THREAD_MESSAGE_IDS: usize = 20;
+
+/// Starts a message's delivery as pending, inside its append transaction.
+pub(super) async fn insert_pending_delivery(
+    transaction: &mut SqliteTransaction<'_>,
+    message: MessageId,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO message_deliveries (message_id, state, updated_at) VALUES (?1, 'pending', ?2)
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message.0.to_string())
+    .bind(now)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+fn delivery_state_name(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+    }
+}
+
+fn outcome_name(outcome: InboundMailOutcome) -> &'static str {
+    match outcome {
+        InboundMailOutcome::Kept => "kept",
+        InboundMailOutcome::Ignored => "ignored",
+    }
+}
+
+fn inbound_from_row(row: &SqliteRow) -> Result<InboundMailEntry, StoreError> {
+    let outcome: String = row.try_get("outcome")?;
+    let size: i64 = row.try_get("size")?;
+    Ok(InboundMailEntry {
+        id: row.try_get("id")?,
+        received_at: row.try_get("received_at")?,
+        outcome: match outcome.as_str() {
+            "ignored" => InboundMailOutcome::Ignored,
+            _ => InboundMailOutcome::Kept,
+        },
+        reason: row.try_get("reason")?,
+        from: row.try_get("from_address")?,
+        subject: row.try_get("subject")?,
+        size: size.max(0) as u64,
+    })
+}
+
+/// Appends `id` to a space-separated list of Message-IDs, once, keeping the newest.
+fn with_message_id(ids: &str, id: &str) -> String {
+    let mut list: Vec<&str> = ids.split_whitespace().filter(|known| *known != id).collect();
+    list.push(id);
+    let skip = list.len().saturating_sub(MAX_THREAD_MESSAGE_IDS);
+    list[skip..].join(" ")
+}
+
+impl SqliteStore {
+    /// Adds a Message-ID (and maybe a subject and a new `emailed_up_to`) to the thread row.
+    async fn update_mail_thread(
+        &self,
+        conversation: ConversationId,
+        message_id: &str,
+        subject: Option<&str>,
+        emailed_up_to: Seq,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT message_ids FROM conversation_mail WHERE conversation_id = ?1")
+                .bind(conversation.0.to_string())
+                .fetch_optional(&mut *transaction)
+                .await?;
+        let ids = with_message_id(known.as_deref().unwrap_or(""), message_id);
+        sqlx::query(
+            "INSERT INTO conversation_mail
+                 (conversation_id, subject, emailed_up_to, message_ids, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (conversation_id) DO UPDATE SET
+                 subject = COALESCE(conversation_mail.subject, excluded.subject),
+                 emailed_up_to = MAX(conversation_mail.emailed_up_to, excluded.emailed_up_to),
+                 message_ids = excluded.message_ids,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(conversation.0.to_string())
+        .bind(subject)
+        .bind(i64::try_from(emailed_up_to).unwrap_or(i64::MAX))
+        .bind(ids)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MailStore for SqliteStore {
+    async fn mail_thread(&self, conversation: ConversationId) -> Result<MailThread, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.subject, m.emailed_up_to, m.message_ids, v.lang
+             FROM conversations c
+             LEFT JOIN conversation_mail m ON m.conversation_id = c.id
+             LEFT JOIN visitors v ON v.id = c.visitor_id
+             WHERE c.id = ?1",
+        )
+        .bind(conversation.0.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let emailed_up_to: Option<i64> = row.try_get("emailed_up_to")?;
+        let ids: Option<String> = row.try_get("message_ids")?;
+        Ok(MailThread {
+            subject: row.try_get("subject")?,
+            emailed_up_to: emailed_up_to.unwrap_or(0).max(0) as Seq,
+            message_ids: ids
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            lang: row.try_get("lang")?,
+        })
+    }
+
+    async fn record_mail_sent(
+        &self,
+        conversation: ConversationId,
+        message_id: &str,
+        up_to: Seq,
+        subject: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.update_mail_thread(conversation, message_id, Some(subject), up_to, now)
+            .await
+    }
+
+    async fn record_mail_received(
+        &self,
+        conversation: ConversationId,
+        message_id: &str,
+        subject: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.update_mail_thread(conversation, message_id, subject, 0, now)
+            .await
+    }
+
+    async fn set_delivery(
+        &self,
+        message: MessageId,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO message_deliveries (message_id, state, detail, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (message_id) DO UPDATE SET
+                 state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at",
+        )
+        .bind(message.0.to_string())
+        .bind(delivery_state_name(delivery.state))
+        .bind(&delivery.detail)
+        .bind(delivery.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_bouncing(&self, address: &str, now: UnixMillis) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE contacts SET email_bouncing_since = ?2
+             WHERE email = ?1 AND email_bouncing_since IS NULL",
+        )
+        .bind(address.trim().to_lowercase())
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn keep_inbound_mail(&self, mail: NewInboundMail) -> Result<String, StoreError> {
+        let id = Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO inbound_mail
+                 (id, received_at, outcome, reason, from_address, subject, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&id)
+        .bind(mail.now)
+        .bind(outcome_name(mail.outcome))
+        .bind(&mail.reason)
+        .bind(&mail.from)
+        .bind(&mail.subject)
+        .bind(&mail.raw)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn inbound_mail_log(&self, limit: u32) -> Result<Vec<InboundMailEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, received_at, outcome, reason, from_address, subject, length(raw) AS size
+             FROM inbound_mail ORDER BY received_at DESC, id LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(inbound_from_row).collect()
+    }
+
+    async fn inbound_mail_raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT raw FROM inbound_mail WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn link_visitor(
+        &self,
+        visitor: &VisitorId,
+        conversation: ConversationId,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO visitor_links (visitor_id, conversation_id, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (visitor_id, conversation_id) DO UPDATE SET created_at = excluded.created_at",
+        )
+        .bind(&visitor.0)
+        .bind(conversation.0.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_visitor_lang(&self, visitor: &VisitorId, lang: &str) -> Result<(), StoreError> {
+        // Only a change writes: the hello of every reconnect sends the language again.
+        sqlx::query("UPDATE visitors SET lang = ?2 WHERE id = ?1 AND lang IS NOT ?2")
+            .bind(&visitor.0)
+            .bind(lang)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn open_conversation_of_address(
+        &self,
+        site: &str,
+        address: &str,
+        channel: Channel,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
+             WHERE c.site = ?1 AND k.email = ?2 AND c.channel = ?3 AND c.status = 'open'
+             ORDER BY k.email_verified DESC, c.last_activity_at DESC LIMIT 1",
+        )
+        .bind(site)
+        .bind(address.trim().to_lowercase())
+        .bind(channel_name(channel))
+        .fetch_optional(&self.pool)
+        .await?;
+        id.map(|id| {
+            Uuid::parse_str(&id)
+                .map(ConversationId)
+                .map_err(|error| StoreError::Corrupt(format!("conversation id: {error}")))
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_keeps_each_message_id_once_and_the_newest() {
+        assert_eq!(with_message_id("", "a@x"), "a@x");
+        assert_eq!(with_message_id("a@x b@x", "a@x"), "b@x a@x");
+        let many: Vec<String> = (0..MAX_THREAD_MESSAGE_IDS).map(|n| format!("{n}@x")).collect();
+        let kept = with_message_id(&many.join(" "), "new@x");
+        assert_eq!(kept.split(' ').count(), MAX_THREAD_MESSAGE_IDS);
+        assert!(kept.ends_with("new@x") && !kept.starts_with("0@x"));
+    }
+}
