@@ -10,6 +10,8 @@ mod identity;
 mod inbox_api;
 mod inbox_live;
 mod inbox_support;
+mod mail;
+mod mail_support;
 mod support;
 mod typing_read;
 mod visitor_socket;

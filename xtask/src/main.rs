@@ -19,6 +19,7 @@ mod bench;
 mod fingerprint;
 mod frontends;
 mod precompress;
+mod services;
 mod shell;
 mod size;
 mod tidy;
@@ -78,6 +79,10 @@ fn test() -> Result<()> {
     tidy::run()?;
     tools::ensure_build_tools()?;
     tools::ensure_browser()?;
+    services::ensure_postgres()?;
+    tools::ensure_mail_tools()?;
+    // The relay binary first: the email tests pipe mail through `natter-relay ingest-mail`.
+    shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
     // Unit tests of every crate (the widget's and console's logic runs natively too) and the
     // relay integration tests.
     shell::run(shell::cargo().args(["test", "--workspace"]))?;

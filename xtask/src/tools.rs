@@ -58,6 +58,37 @@ pub fn ensure_browser() -> Result<()> {
     if std::path::Path::new("/usr/bin/chromium").exists() {
         return Ok(());
     }
+    apt_install(&["chromium", "chromium-driver"]).context("installing Chromium from Debian")
+}
+
+/// The email tests' real parts (E1–E5): an SMTP server (Python's aiosmtpd, from PyPI) and an
+/// MTA (Debian's postfix, configured per test run in a directory of its own).
+pub fn ensure_mail_tools() -> Result<()> {
+    let has_aiosmtpd = command("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !has_aiosmtpd {
+        run(command("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "aiosmtpd==1.4.6",
+        ]))
+        .context("installing aiosmtpd from PyPI")?;
+    }
+    if !std::path::Path::new("/usr/sbin/postfix").exists() {
+        apt_install(&["postfix"]).context("installing postfix from Debian")?;
+    }
+    Ok(())
+}
+
+/// `apt-get install` (through sudo when not root), non-interactive.
+fn apt_install(packages: &[&str]) -> Result<()> {
     let sudo = if output(command("id").arg("-u")).as_deref() == Some("0") {
         None
     } else {
@@ -76,12 +107,7 @@ pub fn ensure_browser() -> Result<()> {
         apt
     };
     run(&mut apt(&["update", "-qq"]))?;
-    run(&mut apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "chromium",
-        "chromium-driver",
-    ]))
-    .context("installing Chromium from Debian")
+    let mut install = apt(&["install", "-y", "-qq"]);
+    install.args(packages);
+    run(&mut install)
 }

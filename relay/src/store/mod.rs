@@ -11,6 +11,8 @@
 pub mod conformance;
 mod error;
 mod inbox;
+mod mail;
+mod postgres;
 mod records;
 mod sqlite;
 
@@ -22,6 +24,8 @@ use natter_protocol::{AttachmentId, ConversationId, Message, Seq, UnixMillis};
 
 pub use error::StoreError;
 pub use inbox::InboxStore;
+pub use mail::{MailStore, MailThread, NewInboundMail};
+pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -238,6 +242,7 @@ pub trait Store:
     + AttachmentStore
     + JobStore
     + InboxStore
+    + MailStore
     + Send
     + Sync
     + 'static
@@ -246,9 +251,12 @@ pub trait Store:
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the store a database URL names (`sqlite://…`), running its migrations.
+/// Opens the store a database URL names (`sqlite://…`, `postgres://…`), running its
+/// migrations.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if database_url.starts_with("sqlite:") {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(database_url).await?))
+    } else if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(database_url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(database_url.to_owned()))
