@@ -110,6 +110,31 @@ pub struct MailConfig {
     pub max_inbound_bytes: usize,
 }
 
+impl MailConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let (local, domain) = self.from_address.rsplit_once('@').unwrap_or(("", ""));
+        if local.is_empty() || domain.is_empty() || self.from_address.contains(char::is_whitespace)
+        {
+            return Err(ConfigError(format!(
+                "mail.from_address must be an email address, not {:?}",
+                self.from_address
+            )));
+        }
+        if let Some(domain) = &self.inbound_domain {
+            let plain = !domain.is_empty()
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if !plain {
+                return Err(ConfigError(format!(
+                    "mail.inbound_domain must be a domain name like reply.shop.example, not {domain:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for MailConfig {
     fn default() -> Self {
         Self {
@@ -234,7 +259,16 @@ impl Config {
 
     /// Refuses values that parse but cannot work.
     pub fn validated(self) -> Result<Self, ConfigError> {
+        self.mail.validate()?;
         for site in &self.sites {
+            if let Some(url) = &site.url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ConfigError(format!(
+                        "site {:?}: url must be an http(s) address, not {url:?}",
+                        site.key
+                    )));
+                }
+            }
             let color = site.theme.color.as_str();
             let is_hex_colour = color.len() == 7
                 && color.starts_with('#')
@@ -615,6 +649,21 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn mail_settings_that_cannot_work_are_refused() {
+        let mut config = Config::default();
+        config.mail.from_address = "not an address".into();
+        assert!(config.clone().validated().is_err());
+        config.mail.from_address = "support@shop.example".into();
+        config.mail.inbound_domain = Some("reply+x@shop.example".into());
+        assert!(config.clone().validated().is_err());
+        config.mail.inbound_domain = Some("reply.shop.example".into());
+        config.sites[0].url = Some("javascript:alert(1)".into());
+        assert!(config.clone().validated().is_err());
+        config.sites[0].url = Some("https://shop.example/help".into());
+        assert!(config.validated().is_ok());
     }
 
     #[test]

@@ -636,3 +636,35 @@ async fn the_magic_link_opens_the_thread_on_another_device_until_it_expires() ->
     assert!(matches!(welcome, ServerFrame::Welcome { link: Some(LinkOutcome::Expired), conversation_id: None, .. }));
     Ok(())
 }
+
+#[tokio::test]
+async fn an_emailed_file_is_kept_under_the_upload_rules() -> Result<()> {
+    let relay = testing::spawn_with(|config| configure(config, 9)).await;
+    let agent = AgentClient::login_admin(&relay).await?;
+    let pdf = "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCg==";
+    let exe = "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=";
+    let raw = format!(
+        "From: Ada <ada@example.com>\r\nTo: support@shop.test\r\nSubject: Invoice\r\n\
+         Message-ID: <files@mail.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+         --m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere it is.\r\n\
+         --m\r\nContent-Type: application/pdf; name=\"invoice.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n\
+         --m\r\nContent-Type: application/x-msdownload; name=\"setup.exe\"\r\n\
+         Content-Disposition: attachment; filename=\"setup.exe\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{exe}\r\n--m--\r\n"
+    );
+    let taken = ingest(&relay, &raw).await?;
+    let id = ConversationId(taken.conversation_id.context("appended")?.parse()?);
+    let detail = agent.detail(id).await?;
+    let message = &detail.messages.last().context("the message")?.message;
+    let names: Vec<_> = message.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, vec!["invoice.pdf"], "an .exe is not an allowed type");
+    assert!(message.text.starts_with("Here it is."), "{}", message.text);
+    assert!(message.text.contains("[attachment not kept: setup.exe"), "{}", message.text);
+    let file = reqwest::get(relay.http_url(&message.attachments[0].url)).await?;
+    assert_eq!(file.status(), 200);
+    assert!(file.bytes().await?.starts_with(b"%PDF-"));
+    Ok(())
+}

@@ -19,7 +19,7 @@ pub enum StoreError {
     Corrupt(String),
     #[error("migration failed: {0}")]
     Migration(String),
-    #[error("unsupported database URL {0:?}: only sqlite:// is built in so far")]
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
     UnsupportedUrl(String),
     /// Anything else the backend reported (a bug, not a condition to retry).
     #[error("database error: {0}")]
