@@ -689,15 +689,27 @@ async fn saved_responses_refuse_unknown_tags_and_replies_refuse_raw_tags() -> Re
 }
 
 #[tokio::test]
-async fn email_replies_need_a_known_email() -> Result<()> {
-    let relay = testing::spawn().await;
-    let admin = AgentClient::login_admin(&relay).await?;
-    let mut tab = VisitorClient::connect(&relay, None).await?;
-    let id = tab.send_text("hi").await?.conversation_id;
+async fn email_replies_need_a_known_email_and_a_mail_server() -> Result<()> {
     let by_email = SendReply {
         channel: Some(Channel::Email),
         ..reply("by mail")
     };
+    // No mail server: email is off, and the console is told why.
+    let off = testing::spawn().await;
+    let admin = AgentClient::login_admin(&off).await?;
+    let mut tab = VisitorClient::connect(&off, None).await?;
+    let id = tab.send_text("hi").await?.conversation_id;
+    let response = admin.post(&messages_path(id)).json(&by_email).send().await?;
+    assert_eq!(
+        refused(response).await?.1,
+        "cannot reply by email: this relay has no mail server configured"
+    );
+
+    let port = crate::mail_support::free_port()?;
+    let relay = testing::spawn_with(|config| crate::mail_support::configure(config, port)).await;
+    let admin = AgentClient::login_admin(&relay).await?;
+    let mut tab = VisitorClient::connect(&relay, None).await?;
+    let id = tab.send_text("hi").await?.conversation_id;
     let response = admin
         .post(&messages_path(id))
         .json(&by_email)
