@@ -1087,7 +1087,11 @@ mod tests {
             Some(ChannelUnavailable::NotMessenger)
         );
         state.visitor_online = false;
-        assert_eq!(reply_channels(&state, true).1, Channel::Chat, "no email known");
+        assert_eq!(
+            reply_channels(&state, true).1,
+            Channel::Chat,
+            "no email known"
+        );
         state.contact = Some(ContactBrief {
             id: ContactId(Uuid::nil()),
             email: "ada@example.com".into(),

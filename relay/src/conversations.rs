@@ -156,10 +156,7 @@ pub async fn append(core: &Core, incoming: Incoming) -> Result<Message, AppendEr
 
 /// [`append`], also telling whether the message was stored before (a resend, a mail
 /// delivered twice): then nothing was published or enqueued.
-pub async fn append_once(
-    core: &Core,
-    incoming: Incoming,
-) -> Result<(Message, bool), AppendError> {
+pub async fn append_once(core: &Core, incoming: Incoming) -> Result<(Message, bool), AppendError> {
     validate(
         &incoming.text,
         incoming.attachments.len(),

@@ -699,7 +699,11 @@ async fn email_replies_need_a_known_email_and_a_mail_server() -> Result<()> {
     let admin = AgentClient::login_admin(&off).await?;
     let mut tab = VisitorClient::connect(&off, None).await?;
     let id = tab.send_text("hi").await?.conversation_id;
-    let response = admin.post(&messages_path(id)).json(&by_email).send().await?;
+    let response = admin
+        .post(&messages_path(id))
+        .json(&by_email)
+        .send()
+        .await?;
     assert_eq!(
         refused(response).await?.1,
         "cannot reply by email: this relay has no mail server configured"

@@ -32,7 +32,12 @@ struct Visitor {
     conversation: ConversationId,
 }
 
-async fn hello(relay: &TestRelay, token: Option<&str>, lang: &str, link: Option<&str>) -> Result<(Socket, ServerFrame)> {
+async fn hello(
+    relay: &TestRelay,
+    token: Option<&str>,
+    lang: &str,
+    link: Option<&str>,
+) -> Result<(Socket, ServerFrame)> {
     let mut socket = open_socket(relay).await?;
     send_frame(
         &mut socket,
@@ -164,7 +169,9 @@ async fn mail_relay(smtp_port: u16, clock: Arc<ManualClock>) -> TestRelay {
 fn reply_address_of(raw: &[u8]) -> Result<String> {
     let reply_to = header(raw, "Reply-To").context("a Reply-To header")?;
     let start = reply_to.find("reply+").context("a reply+ address")?;
-    let end = reply_to[start..].find('>').map_or(reply_to.len(), |end| start + end);
+    let end = reply_to[start..]
+        .find('>')
+        .map_or(reply_to.len(), |end| start + end);
     Ok(reply_to[start..end].to_owned())
 }
 
@@ -175,7 +182,12 @@ async fn an_email_reply_is_threaded_carries_the_transcript_and_is_marked_sent() 
     let relay = mail_relay(sink.port, clock.clone()).await;
     let mut visitor = visitor_with_email(&relay, "ada@example.com", "de").await?;
     let agent = AgentClient::login_admin(&relay).await?;
-    let chat = send_reply(&agent, visitor.conversation, &reply("Yes, we do.", Channel::Chat)).await?;
+    let chat = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Yes, we do.", Channel::Chat),
+    )
+    .await?;
     assert_eq!(chat.delivery, None, "a chat message is not emailed at once");
     let first = send_reply(
         &agent,
@@ -183,23 +195,47 @@ async fn an_email_reply_is_threaded_carries_the_transcript_and_is_marked_sent() 
         &reply("**Shipping** takes 2 days.", Channel::Email),
     )
     .await?;
-    assert_eq!(first.delivery.map(|d| d.state), Some(DeliveryState::Pending));
+    assert_eq!(
+        first.delivery.map(|d| d.state),
+        Some(DeliveryState::Pending)
+    );
 
     let emails = sink.wait_for(1).await?;
     let raw = &emails[0];
     let from = header(raw, "From").unwrap_or_default();
-    assert!(from.contains("Demo site") && from.contains(&format!("<{FROM}>")), "{from}");
-    assert!(header(raw, "To").unwrap_or_default().contains("ada@example.com"));
-    assert_eq!(header(raw, "Subject").as_deref(), Some("Ihre Unterhaltung mit Demo site"));
+    assert!(
+        from.contains("Demo site") && from.contains(&format!("<{FROM}>")),
+        "{from}"
+    );
+    assert!(header(raw, "To")
+        .unwrap_or_default()
+        .contains("ada@example.com"));
+    assert_eq!(
+        header(raw, "Subject").as_deref(),
+        Some("Ihre Unterhaltung mit Demo site")
+    );
     let address = reply_address_of(raw)?;
-    assert!(address.ends_with(&format!("@{INBOUND_DOMAIN}")), "{address}");
+    assert!(
+        address.ends_with(&format!("@{INBOUND_DOMAIN}")),
+        "{address}"
+    );
     let first_id = header(raw, "Message-ID").context("Message-ID")?;
-    assert_eq!(header(raw, "In-Reply-To"), None, "the first email of the thread");
+    assert_eq!(
+        header(raw, "In-Reply-To"),
+        None,
+        "the first email of the thread"
+    );
     let (text, html) = parts(raw);
     assert!(text.contains("**Shipping** takes 2 days."), "{text}");
-    assert!(text.contains("Chatverlauf"), "the chat transcript (I14): {text}");
+    assert!(
+        text.contains("Chatverlauf"),
+        "the chat transcript (I14): {text}"
+    );
     assert!(text.contains("Do you ship to Vienna?") && text.contains("Yes, we do."));
-    assert!(text.contains(&format!("{SITE_URL}#natter-link=")), "the magic link: {text}");
+    assert!(
+        text.contains(&format!("{SITE_URL}#natter-link=")),
+        "the magic link: {text}"
+    );
     assert!(html.contains("<strong>Shipping</strong>"), "{html}");
 
     // Sent: recorded on the message once the server accepted it (just after it arrives).
@@ -221,23 +257,39 @@ async fn an_email_reply_is_threaded_carries_the_transcript_and_is_marked_sent() 
     assert_eq!(state, Some(DeliveryState::Sent));
 
     // The second email threads on the first and carries only what came since.
-    let second = send_reply(&agent, visitor.conversation, &reply("It shipped.", Channel::Email)).await?;
+    let second = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("It shipped.", Channel::Email),
+    )
+    .await?;
     let delivered = next_agent_frame(&mut socket, |frame| match frame {
-        AgentServerFrame::DeliveryChanged { message_id, delivery, .. }
-            if message_id == second.message.id && delivery.state == DeliveryState::Sent =>
-        {
-            Some(())
-        }
+        AgentServerFrame::DeliveryChanged {
+            message_id,
+            delivery,
+            ..
+        } if message_id == second.message.id && delivery.state == DeliveryState::Sent => Some(()),
         _ => None,
     });
     delivered.await?;
     let emails = sink.wait_for(2).await?;
     let raw = &emails[1];
-    assert_eq!(header(raw, "In-Reply-To").as_deref(), Some(first_id.as_str()));
-    assert!(header(raw, "References").unwrap_or_default().contains(&first_id));
-    assert_eq!(header(raw, "Subject").as_deref(), Some("Re: Ihre Unterhaltung mit Demo site"));
+    assert_eq!(
+        header(raw, "In-Reply-To").as_deref(),
+        Some(first_id.as_str())
+    );
+    assert!(header(raw, "References")
+        .unwrap_or_default()
+        .contains(&first_id));
+    assert_eq!(
+        header(raw, "Subject").as_deref(),
+        Some("Re: Ihre Unterhaltung mit Demo site")
+    );
     let (text, _) = parts(raw);
-    assert!(!text.contains("Do you ship to Vienna?"), "no transcript of what was emailed: {text}");
+    assert!(
+        !text.contains("Do you ship to Vienna?"),
+        "no transcript of what was emailed: {text}"
+    );
 
     // The visitor's widget shows the replies, each with its channel.
     let channels = [
@@ -271,9 +323,19 @@ async fn an_unseen_agent_message_is_emailed_once_after_the_delay_and_not_when_se
         }
     };
 
-    let first = send_reply(&agent, visitor.conversation, &reply("First answer", Channel::Chat)).await?;
+    let first = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("First answer", Channel::Chat),
+    )
+    .await?;
     clock.advance(60_000);
-    let second = send_reply(&agent, visitor.conversation, &reply("Second answer", Channel::Chat)).await?;
+    let second = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Second answer", Channel::Chat),
+    )
+    .await?;
 
     // One millisecond before the edge: not due, nothing sent.
     clock.advance(UNREAD_AFTER_MS - 60_000 - 1);
@@ -287,9 +349,15 @@ async fn an_unseen_agent_message_is_emailed_once_after_the_delay_and_not_when_se
     relay.state.jobs.run_due().await?;
     let emails = sink.wait_for(1).await?;
     let (text, _) = parts(&emails[0]);
-    assert!(text.contains("First answer") && text.contains("Second answer"), "{text}");
+    assert!(
+        text.contains("First answer") && text.contains("Second answer"),
+        "{text}"
+    );
     assert!(text.contains("Vous avez de nouveaux messages"), "{text}");
-    assert_eq!(header(&emails[0], "Auto-Submitted").as_deref(), Some("auto-generated"));
+    assert_eq!(
+        header(&emails[0], "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
 
     // The second message's own job finds it emailed already: never twice.
     clock.advance(60_000);
@@ -299,8 +367,19 @@ async fn an_unseen_agent_message_is_emailed_once_after_the_delay_and_not_when_se
 
     // A message the visitor sees in time is never emailed.
     let mut socket = visitor.socket;
-    let third = send_reply(&agent, visitor.conversation, &reply("Third answer", Channel::Chat)).await?;
-    send_frame(&mut socket, &ClientFrame::Seen { up_to_seq: third.message.seq }).await?;
+    let third = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Third answer", Channel::Chat),
+    )
+    .await?;
+    send_frame(
+        &mut socket,
+        &ClientFrame::Seen {
+            up_to_seq: third.message.seq,
+        },
+    )
+    .await?;
     wait_seen(&relay, visitor.conversation, third.message.seq).await?;
     clock.advance(UNREAD_AFTER_MS);
     relay.state.jobs.run_due().await?;
@@ -325,7 +404,14 @@ where
 
 async fn wait_seen(relay: &TestRelay, conversation: ConversationId, seq: u64) -> Result<()> {
     for _ in 0..200 {
-        if relay.state.store.read_marks(conversation).await?.seen_by_visitor >= seq {
+        if relay
+            .state
+            .store
+            .read_marks(conversation)
+            .await?
+            .seen_by_visitor
+            >= seq
+        {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -354,7 +440,12 @@ async fn the_unread_email_still_goes_out_after_a_restart() -> Result<()> {
     let relay = start(clock.clone()).await;
     let visitor = visitor_with_email(&relay, "ada@example.com", "en").await?;
     let agent = AgentClient::login_admin(&relay).await?;
-    send_reply(&agent, visitor.conversation, &reply("Before the restart", Channel::Chat)).await?;
+    send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Before the restart", Channel::Chat),
+    )
+    .await?;
     drop(visitor);
     relay.stop().await;
 
@@ -363,7 +454,10 @@ async fn the_unread_email_still_goes_out_after_a_restart() -> Result<()> {
     relay.state.jobs.run_due().await?;
     let emails = sink.wait_for(1).await?;
     assert!(parts(&emails[0]).0.contains("Before the restart"));
-    assert_eq!(header(&emails[0], "Subject").as_deref(), Some("Your conversation with Demo site"));
+    assert_eq!(
+        header(&emails[0], "Subject").as_deref(),
+        Some("Your conversation with Demo site")
+    );
     Ok(())
 }
 
@@ -374,10 +468,22 @@ async fn a_mail_server_that_is_down_gets_the_email_once_when_it_is_back() -> Res
     let relay = mail_relay(port, clock.clone()).await;
     let visitor = visitor_with_email(&relay, "ada@example.com", "en").await?;
     let agent = AgentClient::login_admin(&relay).await?;
-    let sent = send_reply(&agent, visitor.conversation, &reply("Are you there?", Channel::Email)).await?;
-    let key = format!("email.reply:{}:{}", visitor.conversation.0, sent.message.client_id.0);
+    let sent = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Are you there?", Channel::Email),
+    )
+    .await?;
+    let key = format!(
+        "email.reply:{}:{}",
+        visitor.conversation.0, sent.message.client_id.0
+    );
     let store = relay.state.store.clone();
-    let job = store.jobs_with_key(&key).await?.pop().context("the reply job")?;
+    let job = store
+        .jobs_with_key(&key)
+        .await?
+        .pop()
+        .context("the reply job")?;
     // The first attempt fails (connection refused) and is scheduled again.
     let mut retried = None;
     for _ in 0..200 {
@@ -392,7 +498,11 @@ async fn a_mail_server_that_is_down_gets_the_email_once_when_it_is_back() -> Res
     let retried = retried.context("the first attempt failed and was rescheduled")?;
     assert!(retried.last_error.is_some());
     let detail = agent.detail(visitor.conversation).await?;
-    let delivery = detail.messages.last().and_then(|m| m.delivery.clone()).context("delivery")?;
+    let delivery = detail
+        .messages
+        .last()
+        .and_then(|m| m.delivery.clone())
+        .context("delivery")?;
     assert_eq!(delivery.state, DeliveryState::Pending);
     assert!(delivery.detail.is_some(), "the transient error is shown");
 
@@ -402,7 +512,10 @@ async fn a_mail_server_that_is_down_gets_the_email_once_when_it_is_back() -> Res
     sink.wait_for(1).await?;
     clock.advance(3_600_000);
     relay.state.jobs.run_due().await?;
-    assert_eq!(store.job_status(&job).await?.map(|s| s.state), Some(JobState::Done));
+    assert_eq!(
+        store.job_status(&job).await?.map(|s| s.state),
+        Some(JobState::Done)
+    );
     assert_eq!(sink.received()?.len(), 1, "delivered once");
     Ok(())
 }
@@ -420,11 +533,18 @@ async fn a_permanent_refusal_is_recorded_on_the_message() -> Result<()> {
     let visitor = visitor_with_email(&relay, "reject-me@example.com", "en").await?;
     let agent = AgentClient::login_admin(&relay).await?;
     let mut socket = agent.socket(&relay).await?;
-    let sent = send_reply(&agent, visitor.conversation, &reply("Hello?", Channel::Email)).await?;
+    let sent = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Hello?", Channel::Email),
+    )
+    .await?;
     let delivery = next_agent_frame(&mut socket, |frame| match frame {
-        AgentServerFrame::DeliveryChanged { message_id, delivery, .. }
-            if message_id == sent.message.id && delivery.state != DeliveryState::Pending =>
-        {
+        AgentServerFrame::DeliveryChanged {
+            message_id,
+            delivery,
+            ..
+        } if message_id == sent.message.id && delivery.state != DeliveryState::Pending => {
             Some(delivery)
         }
         _ => None,
@@ -451,7 +571,12 @@ async fn an_email_reply_lands_in_its_conversation_once_and_a_stranger_is_flagged
     let mut visitor = visitor_with_email(&relay, "ada@example.com", "en").await?;
     let agent = AgentClient::login_admin(&relay).await?;
     let mut agents = agent.socket(&relay).await?;
-    send_reply(&agent, visitor.conversation, &reply("Which size?", Channel::Email)).await?;
+    send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("Which size?", Channel::Email),
+    )
+    .await?;
     let emails = sink.wait_for(1).await?;
     let address = reply_address_of(&emails[0])?;
     next_message(&mut visitor.socket).await?;
@@ -460,38 +585,69 @@ async fn an_email_reply_lands_in_its_conversation_once_and_a_stranger_is_flagged
     let raw = reply_email("Ada@Example.com", &address, "r1@mail.example", body);
     let taken = ingest(&relay, &raw).await?;
     assert_eq!(taken.outcome, "appended");
-    assert_eq!(taken.conversation_id, Some(visitor.conversation.0.to_string()));
+    assert_eq!(
+        taken.conversation_id,
+        Some(visitor.conversation.0.to_string())
+    );
     // Live in the console and the widget, labelled email, quote stripped.
     let added = next_agent_frame(&mut agents, |frame| match frame {
-        AgentServerFrame::MessageAdded { message } if message.message.channel == Channel::Email
-            && matches!(message.message.author, Author::Contact { .. }) => Some(message),
+        AgentServerFrame::MessageAdded { message }
+            if message.message.channel == Channel::Email
+                && matches!(message.message.author, Author::Contact { .. }) =>
+        {
+            Some(message)
+        }
         _ => None,
     })
     .await?;
     assert_eq!(added.message.text, "Size M, please.");
-    assert_eq!(added.unverified_sender, None, "the contact's own address, in any case");
+    assert_eq!(
+        added.unverified_sender, None,
+        "the contact's own address, in any case"
+    );
     let message = next_message(&mut visitor.socket).await?;
-    assert_eq!((message.channel, message.text.as_str()), (Channel::Email, "Size M, please."));
+    assert_eq!(
+        (message.channel, message.text.as_str()),
+        (Channel::Email, "Size M, please.")
+    );
 
     // The same email again: stored once.
     assert_eq!(ingest(&relay, &raw).await?.outcome, "duplicate");
     // From someone else: shown, flagged, never merged.
-    let raw = reply_email("eve@evil.example", &address, "r2@mail.example", "Send it to me");
+    let raw = reply_email(
+        "eve@evil.example",
+        &address,
+        "r2@mail.example",
+        "Send it to me",
+    );
     ingest(&relay, &raw).await?;
     let detail = agent.detail(visitor.conversation).await?;
     let last = detail.messages.last().context("a message")?;
     assert_eq!(last.unverified_sender.as_deref(), Some("eve@evil.example"));
-    let from_email = detail.messages.iter().filter(|m| m.message.channel == Channel::Email
-        && matches!(m.message.author, Author::Contact { .. })).count();
+    let from_email = detail
+        .messages
+        .iter()
+        .filter(|m| {
+            m.message.channel == Channel::Email
+                && matches!(m.message.author, Author::Contact { .. })
+        })
+        .count();
     assert_eq!(from_email, 2);
     let contact: natter_protocol::agent::ContactPanel = agent
-        .get_json(&format!("/v1/agent/conversations/{}/contact", visitor.conversation.0))
+        .get_json(&format!(
+            "/v1/agent/conversations/{}/contact",
+            visitor.conversation.0
+        ))
         .await?;
     assert_eq!(contact.contact.context("contact")?.email, "ada@example.com");
 
     // An altered token is kept for admins, not guessed.
     let forged = address.replacen("reply+", "reply+0", 1);
-    let kept = ingest(&relay, &reply_email("ada@example.com", &forged, "r3@mail.example", "x")).await?;
+    let kept = ingest(
+        &relay,
+        &reply_email("ada@example.com", &forged, "r3@mail.example", "x"),
+    )
+    .await?;
     assert_eq!(kept.outcome, "kept");
     Ok(())
 }
@@ -506,7 +662,10 @@ async fn inbound_mail_is_refused_without_the_secret_and_past_the_size_limit() ->
     let raw = reply_email("ada@example.com", "support@shop.test", "a@b", "hi");
     assert_eq!(post_mail(&relay, "wrong", &raw).await?.status(), 401);
     let at_limit = format!("{raw}{}", "x".repeat(2_000 - raw.len()));
-    assert_eq!(post_mail(&relay, INGEST_SECRET, &at_limit).await?.status(), 200);
+    assert_eq!(
+        post_mail(&relay, INGEST_SECRET, &at_limit).await?.status(),
+        200
+    );
     let past = format!("{at_limit}x");
     assert_eq!(post_mail(&relay, INGEST_SECRET, &past).await?.status(), 413);
     let off = testing::spawn().await;
@@ -515,24 +674,41 @@ async fn inbound_mail_is_refused_without_the_secret_and_past_the_size_limit() ->
 }
 
 #[tokio::test]
-async fn a_stranger_becomes_a_contact_and_bounces_and_auto_replies_are_not_messages() -> Result<()> {
+async fn a_stranger_becomes_a_contact_and_bounces_and_auto_replies_are_not_messages() -> Result<()>
+{
     let sink = SmtpSink::start().await?;
     let clock = Arc::new(ManualClock::starting_now());
     let relay = mail_relay(sink.port, clock.clone()).await;
     let agent = AgentClient::login_admin(&relay).await?;
-    let raw = reply_email("grace@example.org", "support@shop.test", "new-1@mail.example", "Do you have gift cards?");
+    let raw = reply_email(
+        "grace@example.org",
+        "support@shop.test",
+        "new-1@mail.example",
+        "Do you have gift cards?",
+    );
     let taken = ingest(&relay, &raw).await?;
     assert_eq!(taken.outcome, "appended");
     let id = ConversationId(taken.conversation_id.context("id")?.parse()?);
     let row = agent.row(id).await?;
     assert_eq!(row.state.channel, Channel::Email);
     let contact = row.state.contact.context("a contact was created")?;
-    assert_eq!((contact.email.as_str(), contact.email_verified), ("grace@example.org", false));
+    assert_eq!(
+        (contact.email.as_str(), contact.email_verified),
+        ("grace@example.org", false)
+    );
     let marketing: Option<i64> = None;
     assert_eq!(marketing, None);
     // Her next email without a token joins the same open conversation.
-    let again = reply_email("grace@example.org", "support@shop.test", "new-2@mail.example", "And vouchers?");
-    assert_eq!(ingest(&relay, &again).await?.conversation_id, Some(id.0.to_string()));
+    let again = reply_email(
+        "grace@example.org",
+        "support@shop.test",
+        "new-2@mail.example",
+        "And vouchers?",
+    );
+    assert_eq!(
+        ingest(&relay, &again).await?.conversation_id,
+        Some(id.0.to_string())
+    );
 
     let auto = "From: grace@example.org\r\nTo: support@shop.test\r\nSubject: Out of office\r\n\
                 Auto-Submitted: auto-replied\r\nMessage-ID: <oof@mail.example>\r\n\r\nI am away.";
@@ -551,7 +727,11 @@ async fn a_stranger_becomes_a_contact_and_bounces_and_auto_replies_are_not_messa
         .await?;
     assert!(panel.contact.context("contact")?.email_bouncing);
     let thread = agent.detail(id).await?;
-    assert_eq!(thread.messages.len(), 2, "neither the auto-reply nor the bounce is a message");
+    assert_eq!(
+        thread.messages.len(),
+        2,
+        "neither the auto-reply nor the bounce is a message"
+    );
 
     let garbage = ingest(&relay, "this is not an email at all").await?;
     assert_eq!(garbage.outcome, "kept");
@@ -559,7 +739,11 @@ async fn a_stranger_becomes_a_contact_and_bounces_and_auto_replies_are_not_messa
     let outcomes: Vec<_> = log.entries.iter().map(|e| e.outcome).collect();
     assert_eq!(
         outcomes,
-        vec![InboundMailOutcome::Kept, InboundMailOutcome::Ignored, InboundMailOutcome::Ignored]
+        vec![
+            InboundMailOutcome::Kept,
+            InboundMailOutcome::Ignored,
+            InboundMailOutcome::Ignored
+        ]
     );
     let raw_back = agent
         .get(&format!("/v1/agent/mail/inbound/{}/raw", log.entries[0].id))
@@ -585,10 +769,18 @@ async fn no_unread_reply_email_goes_to_a_bouncing_address() -> Result<()> {
         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n";
     assert_eq!(ingest(&relay, bounce).await?.outcome, "ignored");
     let agent = AgentClient::login_admin(&relay).await?;
-    let sent = send_reply(&agent, visitor.conversation, &reply("We do!", Channel::Chat)).await?;
+    let sent = send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("We do!", Channel::Chat),
+    )
+    .await?;
     clock.advance(UNREAD_AFTER_MS);
     relay.state.jobs.run_due().await?;
-    let key = format!("email.unread:{}:{}", visitor.conversation.0, sent.message.client_id.0);
+    let key = format!(
+        "email.unread:{}:{}",
+        visitor.conversation.0, sent.message.client_id.0
+    );
     let store = relay.state.store.clone();
     let status = |key: String| {
         let store = store.clone();
@@ -598,7 +790,10 @@ async fn no_unread_reply_email_goes_to_a_bouncing_address() -> Result<()> {
         }
     };
     wait_done(&status, key).await?;
-    assert!(sink.received()?.is_empty(), "no email to a bouncing address");
+    assert!(
+        sink.received()?.is_empty(),
+        "no email to a bouncing address"
+    );
     Ok(())
 }
 
@@ -609,15 +804,30 @@ async fn the_magic_link_opens_the_thread_on_another_device_until_it_expires() ->
     let relay = mail_relay(sink.port, clock.clone()).await;
     let visitor = visitor_with_email(&relay, "ada@example.com", "en").await?;
     let agent = AgentClient::login_admin(&relay).await?;
-    send_reply(&agent, visitor.conversation, &reply("See you", Channel::Email)).await?;
+    send_reply(
+        &agent,
+        visitor.conversation,
+        &reply("See you", Channel::Email),
+    )
+    .await?;
     let emails = sink.wait_for(1).await?;
     let (text, _) = parts(&emails[0]);
     let start = text.find("#natter-link=").context("a magic link")? + "#natter-link=".len();
-    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
 
     // A new device: no cookie, the link.
     let (_phone, welcome) = hello(&relay, None, "en", Some(&link)).await?;
-    let ServerFrame::Welcome { conversation_id, messages, link: outcome, visitor: phone_token, .. } = welcome else {
+    let ServerFrame::Welcome {
+        conversation_id,
+        messages,
+        link: outcome,
+        visitor: phone_token,
+        ..
+    } = welcome
+    else {
         bail!("expected welcome");
     };
     assert_eq!(outcome, Some(LinkOutcome::Opened));
@@ -626,14 +836,30 @@ async fn the_magic_link_opens_the_thread_on_another_device_until_it_expires() ->
     assert_ne!(phone_token, visitor.token);
     // The binding stays: the phone's cookie alone opens the thread now.
     let (_again, welcome) = hello(&relay, Some(&phone_token), "en", None).await?;
-    assert!(matches!(welcome, ServerFrame::Welcome { conversation_id: Some(id), link: None, .. } if id == visitor.conversation));
+    assert!(
+        matches!(welcome, ServerFrame::Welcome { conversation_id: Some(id), link: None, .. } if id == visitor.conversation)
+    );
 
     let tampered = format!("{}x", &link[..link.len() - 1]);
     let (_t, welcome) = hello(&relay, None, "en", Some(&tampered)).await?;
-    assert!(matches!(welcome, ServerFrame::Welcome { link: Some(LinkOutcome::Invalid), conversation_id: None, .. }));
+    assert!(matches!(
+        welcome,
+        ServerFrame::Welcome {
+            link: Some(LinkOutcome::Invalid),
+            conversation_id: None,
+            ..
+        }
+    ));
     clock.advance(7 * 24 * 3_600_000 + 1);
     let (_e, welcome) = hello(&relay, None, "en", Some(&link)).await?;
-    assert!(matches!(welcome, ServerFrame::Welcome { link: Some(LinkOutcome::Expired), conversation_id: None, .. }));
+    assert!(matches!(
+        welcome,
+        ServerFrame::Welcome {
+            link: Some(LinkOutcome::Expired),
+            conversation_id: None,
+            ..
+        }
+    ));
     Ok(())
 }
 
@@ -659,10 +885,18 @@ async fn an_emailed_file_is_kept_under_the_upload_rules() -> Result<()> {
     let id = ConversationId(taken.conversation_id.context("appended")?.parse()?);
     let detail = agent.detail(id).await?;
     let message = &detail.messages.last().context("the message")?.message;
-    let names: Vec<_> = message.attachments.iter().map(|a| a.name.as_str()).collect();
+    let names: Vec<_> = message
+        .attachments
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     assert_eq!(names, vec!["invoice.pdf"], "an .exe is not an allowed type");
     assert!(message.text.starts_with("Here it is."), "{}", message.text);
-    assert!(message.text.contains("[attachment not kept: setup.exe"), "{}", message.text);
+    assert!(
+        message.text.contains("[attachment not kept: setup.exe"),
+        "{}",
+        message.text
+    );
     let file = reqwest::get(relay.http_url(&message.attachments[0].url)).await?;
     assert_eq!(file.status(), 200);
     assert!(file.bytes().await?.starts_with(b"%PDF-"));

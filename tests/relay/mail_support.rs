@@ -52,7 +52,9 @@ impl SmtpSink {
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .context("starting tools/smtp_sink.py (python3 with aiosmtpd; cargo xtask test installs it)")?;
+            .context(
+                "starting tools/smtp_sink.py (python3 with aiosmtpd; cargo xtask test installs it)",
+            )?;
         let stdout = child.stdout.take().context("sink stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
@@ -133,7 +135,13 @@ pub fn parts(raw: &[u8]) -> (String, String) {
     let Some(message) = mail_parser::MessageParser::default().parse(raw) else {
         return (String::new(), String::new());
     };
-    let text = message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-    let html = message.body_html(0).map(|t| t.into_owned()).unwrap_or_default();
+    let text = message
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_default();
+    let html = message
+        .body_html(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_default();
     (text, html)
 }

@@ -291,7 +291,10 @@ impl Outgoing {
 
     /// The whole email, ready for the SMTP transport.
     pub fn build(&self) -> Result<lettre::Message, ComposeError> {
-        let from = Mailbox::new(Some(self.site_name.clone()), parse_address(&self.from_address)?);
+        let from = Mailbox::new(
+            Some(self.site_name.clone()),
+            parse_address(&self.from_address)?,
+        );
         let to = Mailbox::new(self.to_name.clone(), parse_address(&self.to_address)?);
         let mut builder = lettre::Message::builder()
             .from(from)

@@ -122,7 +122,9 @@ async fn route(
         if let Some(address) = mail.recipients.iter().find(ours) {
             return Ok(match tokens.conversation_of(address, domain) {
                 Some(id) => by_token(core, id, &from.address).await?,
-                None => Err(format!("the reply address {address} is not valid (altered?)")),
+                None => Err(format!(
+                    "the reply address {address} is not valid (altered?)"
+                )),
             });
         }
     }
@@ -160,7 +162,9 @@ async fn by_token(
     from: &str,
 ) -> Result<Result<Route, String>, IngestError> {
     if core.store.inbox_conversation(id).await?.is_none() {
-        return Ok(Err("the conversation this reply belongs to was deleted".into()));
+        return Ok(Err(
+            "the conversation this reply belongs to was deleted".into()
+        ));
     }
     let contact = core.store.inbox_contact(id).await?;
     let matches = contact.is_some_and(|contact| contact.email.eq_ignore_ascii_case(from));
@@ -288,7 +292,8 @@ async fn keep(
             now: core.clock.now(),
         })
         .await?;
-    core.hub.publish(Event::Inbox(InboxEvent::InboundMailChanged));
+    core.hub
+        .publish(Event::Inbox(InboxEvent::InboundMailChanged));
     Ok(match outcome {
         InboundMailOutcome::Kept => Ingested::Kept { id, reason },
         InboundMailOutcome::Ignored => Ingested::Ignored { id, reason },

@@ -242,12 +242,11 @@ impl MailJobs {
                 .set_delivery(message.id, &delivery)
                 .await
                 .map_err(store_failed)?;
-            self.hub
-                .publish(Event::Inbox(InboxEvent::DeliveryChanged {
-                    conversation_id: message.conversation_id,
-                    message_id: message.id,
-                    delivery: delivery.clone(),
-                }));
+            self.hub.publish(Event::Inbox(InboxEvent::DeliveryChanged {
+                conversation_id: message.conversation_id,
+                message_id: message.id,
+                delivery: delivery.clone(),
+            }));
         }
         Ok(())
     }

@@ -39,7 +39,9 @@ impl Mailer {
         let builder = match config.smtp_tls {
             SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
             SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
-            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                host,
+            )),
         }
         .map_err(|error| MailerConfigError(error.to_string()))?;
         let mut builder = builder

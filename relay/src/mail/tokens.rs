@@ -162,8 +162,14 @@ mod tests {
         // Another conversation's id with this one's MAC.
         let forged = address.replacen("0123", "0124", 1);
         assert_eq!(tokens.conversation_of(&forged, "in.example.com"), None);
-        assert_eq!(tokens.conversation_of("reply+@in.example.com", "in.example.com"), None);
-        assert_eq!(tokens.conversation_of("ada@in.example.com", "in.example.com"), None);
+        assert_eq!(
+            tokens.conversation_of("reply+@in.example.com", "in.example.com"),
+            None
+        );
+        assert_eq!(
+            tokens.conversation_of("ada@in.example.com", "in.example.com"),
+            None
+        );
     }
 
     #[test]
@@ -178,7 +184,10 @@ mod tests {
         let longer = link.replacen(".1000.", ".9999999.", 1);
         assert_eq!(tokens.check_link(&longer, 1_001), LinkCheck::Invalid);
         assert_eq!(tokens.check_link("garbage", 0), LinkCheck::Invalid);
-        assert_eq!(tokens.check_link(&format!("{link}.x"), 0), LinkCheck::Invalid);
+        assert_eq!(
+            tokens.check_link(&format!("{link}.x"), 0),
+            LinkCheck::Invalid
+        );
         assert_eq!(
             MailTokens::new(b"other").check_link(&link, 0),
             LinkCheck::Invalid

@@ -2991,7 +2991,11 @@ pub async fn a_mail_thread_collects_message_ids_and_its_first_subject(store: Arc
     assert_eq!(thread.emailed_up_to, 5, "never moves back");
     assert_eq!(
         thread.message_ids,
-        vec!["out-1@shop.example", "out-0@shop.example", "in-1@mail.example"]
+        vec![
+            "out-1@shop.example",
+            "out-0@shop.example",
+            "in-1@mail.example"
+        ]
     );
     assert!(matches!(
         store.mail_thread(ConversationId(Uuid::new_v4())).await,
@@ -3049,16 +3053,46 @@ pub async fn a_bounce_marks_the_address_until_it_changes(store: Arc<dyn Store>) 
     };
     let email = store.open_conversation(SITE, &key, NOW).await.unwrap();
     let id = email.summary.id;
-    assert!(!store.inbox_contact(id).await.unwrap().unwrap().email_bouncing);
-    assert_eq!(store.mark_bouncing("ADA@example.com", NOW).await.unwrap(), 1);
-    assert!(store.inbox_contact(id).await.unwrap().unwrap().email_bouncing);
-    assert_eq!(store.mark_bouncing("ada@example.com", NOW).await.unwrap(), 0);
+    assert!(
+        !store
+            .inbox_contact(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_bouncing
+    );
+    assert_eq!(
+        store.mark_bouncing("ADA@example.com", NOW).await.unwrap(),
+        1
+    );
+    assert!(
+        store
+            .inbox_contact(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_bouncing
+    );
+    assert_eq!(
+        store.mark_bouncing("ada@example.com", NOW).await.unwrap(),
+        0
+    );
     let changes = ContactChanges {
         email: Some("ada@new.example".into()),
         ..ContactChanges::default()
     };
-    store.inbox_update_contact(id, &changes, NOW + 1).await.unwrap();
-    assert!(!store.inbox_contact(id).await.unwrap().unwrap().email_bouncing);
+    store
+        .inbox_update_contact(id, &changes, NOW + 1)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .inbox_contact(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_bouncing
+    );
 }
 
 /// Inbound mail that did not become a message is kept with its bytes, newest first.

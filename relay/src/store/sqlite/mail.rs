@@ -67,7 +67,10 @@ fn inbound_from_row(row: &SqliteRow) -> Result<InboundMailEntry, StoreError> {
 
 /// Appends `id` to a space-separated list of Message-IDs, once, keeping the newest.
 fn with_message_id(ids: &str, id: &str) -> String {
-    let mut list: Vec<&str> = ids.split_whitespace().filter(|known| *known != id).collect();
+    let mut list: Vec<&str> = ids
+        .split_whitespace()
+        .filter(|known| *known != id)
+        .collect();
     list.push(id);
     let skip = list.len().saturating_sub(MAX_THREAD_MESSAGE_IDS);
     list[skip..].join(" ")
@@ -84,11 +87,12 @@ impl SqliteStore {
         now: UnixMillis,
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        let known: Option<String> =
-            sqlx::query_scalar("SELECT message_ids FROM conversation_mail WHERE conversation_id = ?1")
-                .bind(conversation.0.to_string())
-                .fetch_optional(&mut *transaction)
-                .await?;
+        let known: Option<String> = sqlx::query_scalar(
+            "SELECT message_ids FROM conversation_mail WHERE conversation_id = ?1",
+        )
+        .bind(conversation.0.to_string())
+        .fetch_optional(&mut *transaction)
+        .await?;
         let ids = with_message_id(known.as_deref().unwrap_or(""), message_id);
         sqlx::query(
             "INSERT INTO conversation_mail
@@ -226,10 +230,12 @@ impl MailStore for SqliteStore {
     }
 
     async fn inbound_mail_raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT raw FROM inbound_mail WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT raw FROM inbound_mail WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn link_visitor(
@@ -293,7 +299,9 @@ mod tests {
     fn a_thread_keeps_each_message_id_once_and_the_newest() {
         assert_eq!(with_message_id("", "a@x"), "a@x");
         assert_eq!(with_message_id("a@x b@x", "a@x"), "b@x a@x");
-        let many: Vec<String> = (0..MAX_THREAD_MESSAGE_IDS).map(|n| format!("{n}@x")).collect();
+        let many: Vec<String> = (0..MAX_THREAD_MESSAGE_IDS)
+            .map(|n| format!("{n}@x"))
+            .collect();
         let kept = with_message_id(&many.join(" "), "new@x");
         assert_eq!(kept.split(' ').count(), MAX_THREAD_MESSAGE_IDS);
         assert!(kept.ends_with("new@x") && !kept.starts_with("0@x"));
