@@ -26,7 +26,6 @@ use uuid::Uuid;
 
 use crate::error::{HttpError, StoreError};
 use crate::identity::random_token;
-use crate::inbox::auth::AgentSession;
 use crate::store::NewAttachment;
 pub use crate::store::Uploader;
 use crate::AppState;
@@ -77,10 +76,6 @@ impl From<UploadError> for HttpError {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(VISITOR_UPLOAD_PATH, post(visitor_upload).options(preflight))
-        .route(
-            "/v1/agent/conversations/{id}/attachments",
-            post(agent_upload),
-        )
         .route("/v1/attachments/{id}/{token}", get(download))
 }
 
@@ -161,28 +156,9 @@ async fn visitor_upload_inner(
     .await?)
 }
 
-async fn agent_upload(
-    State(state): State<AppState>,
-    _session: AgentSession,
-    UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Attachment>, HttpError> {
-    let id = Uuid::parse_str(&id)
-        .map(ConversationId)
-        .map_err(|_| HttpError::not_found("no such conversation"))?;
-    state
-        .store
-        .inbox_conversation(id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("no such conversation"))?;
-    Ok(Json(
-        save(&state, &headers, body, id, Uploader::Agent).await?,
-    ))
-}
-
-/// Streams the body to disk within the size limit, checks its type, and records it.
-async fn save(
+/// Streams the body to disk within the size limit, checks its type, and records it. (The
+/// agents' upload endpoint is in `inbox`, which checks the session first.)
+pub async fn save(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,

@@ -23,10 +23,11 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 14] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
     "addr",
     "data_dir",
     "database_url",
+    "bus_url",
     "public_url",
     "secret",
     "admin_email",
@@ -49,6 +50,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` (default: `<data_dir>/natter.db`).
     pub database_url: Option<String>,
+    /// `nats://…` to connect several relay nodes; unset: this node alone (in memory).
+    pub bus_url: Option<String>,
     /// The URL visitors and agents reach the relay at; only used in printed links.
     pub public_url: Option<String>,
     /// Key for signing visitor ids. Default: generated once into `<data_dir>/secret.key`.
@@ -221,6 +224,7 @@ impl Default for Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            bus_url: None,
             public_url: None,
             secret: None,
             admin_email: "admin@example.com".into(),

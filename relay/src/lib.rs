@@ -8,7 +8,7 @@
 //! - [`jobs`]: the runner of the persisted jobs queue (what must happen after a message).
 //! - [`store`]: records, the storage traits and the SQLite backend.
 //! - [`events`], [`hub`], [`broker`]: what happened; this node's fan-out to its sockets; the
-//!   carrier between nodes (in-memory; NATS later).
+//!   carrier between nodes (in memory, or NATS with `bus_url`).
 //! - [`presence`]: who is online (I3, W6).
 //! - [`clock`]: the injectable wall clock.
 //! - [`inbox`]: the agent API (the agents' door), its authentication and its socket.
@@ -149,12 +149,19 @@ pub enum StartError {
     Admin(#[from] inbox::auth::CreateAgentError),
     #[error(transparent)]
     Mail(#[from] mail::smtp::MailerConfigError),
+    #[error("could not join the other relay nodes: {0}")]
+    Bus(#[from] broker::nats::NatsError),
 }
 
 /// Opens the store (running migrations), loads the secret, renders the loader and creates the
-/// first admin if there is no agent yet.
+/// first admin if there is no agent yet. With `bus_url` it joins the other nodes over NATS.
 pub async fn start(config: Config) -> Result<(AppState, StartupReport), StartError> {
-    start_with(config, Parts::default()).await
+    let mut parts = Parts::default();
+    if let Some(url) = &config.bus_url {
+        let broker = broker::nats::NatsBroker::connect(url, broker::nats::DEFAULT_PREFIX).await?;
+        parts.broker = Arc::new(broker);
+    }
+    start_with(config, parts).await
 }
 
 /// [`start`] with the given parts (a test clock, a broker shared with other nodes).

@@ -17,6 +17,7 @@ use super::audit::record;
 use super::auth::AgentSession;
 use super::search::{cursor, parse_cursor};
 use super::{require_admin, InboxEvent};
+use crate::attachments::{self, Uploader};
 use crate::conversations::{self, AppendError, Incoming};
 use crate::error::HttpError;
 use crate::events::{Event, Typist};
@@ -246,6 +247,21 @@ pub async fn send_reply(
         Err(AppendError::Store(error)) => Err(HttpError::internal(error)),
         Err(invalid) => Err(HttpError::invalid(invalid.to_string())),
     }
+}
+
+/// `POST /v1/agent/conversations/{id}/attachments`: a file for a reply (I13), sent by naming
+/// its id in the reply.
+pub async fn upload(
+    State(state): State<AppState>,
+    _session: AgentSession,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<natter_protocol::Attachment>, HttpError> {
+    let id = parse_id(&id)?;
+    load(&state, id).await?;
+    let saved = attachments::save(&state, &headers, body, id, Uploader::Agent).await?;
+    Ok(Json(saved))
 }
 
 /// `POST /v1/agent/conversations/{id}/read`: opened by an agent, so read for all (I4).

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod contacts;
 pub mod conversations;
 mod live;
+pub mod mail_log;
 pub mod saved_responses;
 pub mod search;
 
@@ -46,6 +47,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v1/agent/conversations/{id}/messages", post(c::send_reply))
         .route("/v1/agent/conversations/{id}/read", post(c::mark_read))
+        .route("/v1/agent/conversations/{id}/attachments", post(c::upload))
+        .route("/v1/agent/mail/inbound", get(mail_log::list))
+        .route("/v1/agent/mail/inbound/{id}/raw", get(mail_log::raw))
         .route("/v1/agent/conversations/{id}/typing", post(c::typing))
         .route("/v1/agent/conversations/{id}/status", post(c::set_status))
         .route("/v1/agent/conversations/{id}/assign", post(c::assign))

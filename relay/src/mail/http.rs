@@ -1,21 +1,18 @@
-//! The HTTP side of email: the inbound endpoint (E5) for an MTA or a provider's inbound
-//! webhook, and the admins' view of inbound mail that did not become a message.
+//! The HTTP side of the email door: the inbound endpoint (E5) for an MTA or a provider's
+//! inbound webhook. (The admins' view of inbound mail is in `inbox::mail_log`.)
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
-use natter_protocol::agent::InboundMailLog;
 use natter_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::inbound::{ingest, IngestError, Ingested};
 use crate::error::HttpError;
 use crate::identity::constant_time_eq;
-use crate::inbox::auth::AgentSession;
-use crate::inbox::require_admin;
 use crate::AppState;
 
 /// Where an MTA or a provider posts raw RFC 5322 messages.
@@ -36,15 +33,12 @@ pub struct IngestReply {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            INBOUND_PATH,
-            // The endpoint checks the size itself, with a clear answer; axum's own limit
-            // only stops a body far beyond it.
-            post(inbound).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/agent/mail/inbound", get(log))
-        .route("/v1/agent/mail/inbound/{id}/raw", get(raw))
+    Router::new().route(
+        INBOUND_PATH,
+        // The endpoint checks the size itself, with a clear answer; axum's own limit
+        // only stops a body far beyond it.
+        post(inbound).layer(DefaultBodyLimit::disable()),
+    )
 }
 
 /// Whether the request carries the configured bearer secret.
@@ -109,38 +103,4 @@ async fn inbound(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(IngestError::Store(error)) => return HttpError::from(error).into_response(),
     };
     Json(reply).into_response()
-}
-
-/// `GET /v1/agent/mail/inbound` (admins).
-async fn log(
-    State(state): State<AppState>,
-    session: AgentSession,
-) -> Result<Json<InboundMailLog>, HttpError> {
-    require_admin(&session, "see inbound email")?;
-    let entries = state
-        .store
-        .inbound_mail_log(state.config.limits.audit_page_size)
-        .await?;
-    Ok(Json(InboundMailLog { entries }))
-}
-
-/// `GET /v1/agent/mail/inbound/{id}/raw` (admins): the email as it arrived.
-async fn raw(
-    State(state): State<AppState>,
-    session: AgentSession,
-    Path(id): Path<String>,
-) -> Result<Response, HttpError> {
-    require_admin(&session, "download inbound email")?;
-    let Some(bytes) = state.store.inbound_mail_raw(&id).await? else {
-        return Err(HttpError::not_found("no such inbound email"));
-    };
-    let disposition = format!("attachment; filename=\"inbound-{id}.eml\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "message/rfc822".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
 }

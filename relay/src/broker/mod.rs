@@ -1,8 +1,11 @@
 //! The broker: carries [`Envelope`]s between relay nodes, so a visitor on one node and an agent
 //! on another see each other live. Behind a trait: [`MemoryBroker`] connects the hubs of one
-//! process (a single node, or several nodes in one test); a NATS broker fits the same trait.
+//! process (a single node, or several nodes in one test); [`nats::NatsBroker`] connects relay
+//! processes through a NATS server (`bus_url = "nats://…"`).
 //!
 //! A broker may drop envelopes; every socket resynchronises from the store by seq.
+
+pub mod nats;
 
 use std::sync::Arc;
 
