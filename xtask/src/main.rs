@@ -80,6 +80,7 @@ fn test() -> Result<()> {
     tools::ensure_build_tools()?;
     tools::ensure_browser()?;
     services::ensure_postgres()?;
+    services::ensure_nats()?;
     tools::ensure_mail_tools()?;
     // The relay binary first: the email tests pipe mail through `natter-relay ingest-mail`.
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;

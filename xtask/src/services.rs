@@ -1,5 +1,6 @@
 //! Services the tests need running: PostgreSQL on 127.0.0.1:5432, for the PostgreSQL store's
-//! conformance tests (each creates and drops a database of its own there).
+//! conformance tests (each creates and drops a database of its own there), and NATS on
+//! 127.0.0.1:4222 for the broker tests (each uses a subject prefix of its own).
 //!
 //! The machine's Debian cluster is started with `pg_ctlcluster` when nothing answers on the
 //! port; the tests then connect as `postgres` with trust authentication on loopback.
@@ -47,6 +48,53 @@ pub fn ensure_postgres() -> Result<()> {
         "PostgreSQL does not accept connections on {address} {}s after \
          `pg_ctlcluster --skip-systemctl-redirect {version} main start` ({detail}); the \
          PostgreSQL store's tests need it (see /var/log/postgresql/)",
+        START_TIMEOUT.as_secs()
+    )
+}
+
+/// Where the tests expect NATS (with JetStream, as the machine runs it).
+const NATS: ([u8; 4], u16) = ([127, 0, 0, 1], 4222);
+
+/// Makes sure NATS accepts connections on 127.0.0.1:4222 (the broker tests connect two relay
+/// nodes through it), starting the machine's `nats-server` if it does not.
+pub fn ensure_nats() -> Result<()> {
+    let address = SocketAddr::from(NATS);
+    if accepts(address) {
+        return Ok(());
+    }
+    eprintln!("xtask: starting nats-server (nothing answered on {address})");
+    let started = Command::new("start-stop-daemon")
+        .args([
+            "--start",
+            "--oknodo",
+            "--background",
+            "--exec",
+            "/usr/sbin/nats-server",
+            "--",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "4222",
+            "-js",
+            "-sd",
+            "/var/lib/nats-server",
+            "-l",
+            "/var/log/nats-server.log",
+        ])
+        .output();
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if accepts(address) {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(200));
+    }
+    let detail = match started {
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        Err(error) => format!("could not run start-stop-daemon: {error}"),
+    };
+    bail!(
+        "NATS does not accept connections on {address} {}s after starting /usr/sbin/nats-server          ({detail}); the broker tests need it (see /var/log/nats-server.log)",
         START_TIMEOUT.as_secs()
     )
 }
