@@ -106,7 +106,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    let mut config = Config::load(&cli.config)?;
+    let mut config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        // An MTA bounces a mail to its sender on any exit but 75: a configuration mistake must
+        // keep visitors' mail queued until it is fixed, not bounce it.
+        Err(error) if matches!(cli.command, Some(Command::IngestMail)) => {
+            eprintln!("natter-relay ingest-mail: {error}");
+            std::process::exit(EX_TEMPFAIL);
+        }
+        Err(error) => return Err(error.into()),
+    };
     if let Some(addr) = cli.addr {
         config.addr = addr;
     }
