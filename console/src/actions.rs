@@ -319,6 +319,18 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
                 mark_read(inbox, auth, id);
             }
         }
+        LiveEvent::Frame(AgentServerFrame::DeliveryChanged {
+            conversation_id,
+            message_id,
+            delivery,
+        }) => {
+            if inbox.delivery_changed(conversation_id, message_id, &delivery) {
+                refresh_thread(inbox, auth);
+            }
+        }
+        LiveEvent::Frame(AgentServerFrame::InboundMailChanged) => {
+            inbox.inbound_mail_changes.try_update(|n| *n = n.wrapping_add(1));
+        }
         LiveEvent::Frame(AgentServerFrame::ConversationDeleted { id }) => {
             forget_conversation(inbox, id);
         }

@@ -8,7 +8,7 @@
 use natter_protocol::agent::{
     AgentInfo, AgentList, AgentMessage, AgentUpdate, AuditLog, ContactPanel, ContactUpdate,
     ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, Group,
-    GroupInput, LoginRequest, NewAgentRequest, SavedResponse, SavedResponseId, SavedResponseInput,
+    GroupInput, InboundMailLog, LoginRequest, NewAgentRequest, SavedResponse, SavedResponseId, SavedResponseInput,
     SavedResponseList, SendReply, Session, SetTyping, CSRF_HEADER,
 };
 use natter_protocol::{AgentId, ApiError, ConversationId, ErrorCode};
@@ -33,6 +33,11 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Whether the relay does not have this endpoint (an older relay, or a feature it lacks).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+    }
+
     /// Whether the session is missing or expired: the console must show the login screen.
     pub fn is_unauthorized(&self) -> bool {
         match self {
@@ -262,6 +267,20 @@ pub async fn delete_response(id: SavedResponseId, csrf: &str) -> Result<(), Fail
 /// `GET /v1/agent/audit` (admins).
 pub async fn audit() -> Result<AuditLog, Failure> {
     get_json("/v1/agent/audit").await
+}
+
+/// `GET /v1/agent/mail/inbound` (admins): inbound email kept or ignored (E3, E5).
+pub async fn inbound_mail() -> Result<InboundMailLog, Failure> {
+    get_json("/v1/agent/mail/inbound").await
+}
+
+/// Where an admin downloads the raw `.eml` of an inbound email (a plain link: the session
+/// cookie goes with it).
+pub fn inbound_mail_raw_url(id: &str) -> String {
+    format!(
+        "/v1/agent/mail/inbound/{}/raw",
+        String::from(js_sys::encode_uri_component(id))
+    )
 }
 
 async fn send_json<B: Serialize, T: DeserializeOwned>(

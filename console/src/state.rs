@@ -6,16 +6,17 @@
 //! [`Inbox`] only wraps them in signals:
 //! - the list is keyed by conversation id and kept sorted by `last_activity_at`, newest first;
 //! - a thread is keyed by message id and kept sorted by `seq`;
-//! - when two versions of a row disagree, the one with more messages / newer activity wins.
+//! - when two versions of a row disagree, the one with more messages / newer activity wins;
+//! - when two versions of a message's email delivery disagree, the newer one wins (E1).
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 use natter_protocol::agent::{
     self, AgentInfo, AgentMessage, AssigneeFilter, ContactPanel, ConversationQuery,
-    ConversationStatus, ConversationSummary, Dot, Group, SavedResponse, Session,
+    ConversationStatus, ConversationSummary, Delivery, Dot, Group, SavedResponse, Session,
 };
-use natter_protocol::{AgentId, Channel, ConversationId, Seq, UnixMillis};
+use natter_protocol::{AgentId, Channel, ConversationId, MessageId, Seq, UnixMillis};
 
 /// Whether `candidate` describes a state at least as recent as `current` (same conversation).
 fn is_fresher_or_equal(candidate: &ConversationSummary, current: &ConversationSummary) -> bool {
@@ -114,9 +115,14 @@ pub enum Inserted {
     AfterGap,
 }
 
-/// Adds one message to a thread, deduplicated by id and kept in `seq` order.
+/// Adds one message to a thread, deduplicated by id and kept in `seq` order. A copy already
+/// there still takes a newer email delivery (the answer to a reply may carry it, the push of
+/// the same message not).
 pub fn insert_message(thread: &mut Vec<AgentMessage>, message: AgentMessage) -> Inserted {
-    if thread.iter().any(|m| m.message.id == message.message.id) {
+    if let Some(shown) = thread.iter_mut().find(|m| m.message.id == message.message.id) {
+        if let Some(delivery) = &message.delivery {
+            apply_delivery_to(shown, delivery);
+        }
         return Inserted::Duplicate;
     }
     let last_seq: Seq = thread.iter().map(|m| m.message.seq).max().unwrap_or(0);
@@ -131,16 +137,45 @@ pub fn insert_message(thread: &mut Vec<AgentMessage>, message: AgentMessage) -> 
 }
 
 /// Merges a fetched thread with what is shown: the union by message id, in `seq` order. Keeps
-/// a message pushed while the fetch was in flight.
+/// a message pushed while the fetch was in flight, and a delivery pushed after the snapshot.
 pub fn merge_thread(current: &[AgentMessage], fetched: Vec<AgentMessage>) -> Vec<AgentMessage> {
     let mut merged = fetched;
     for message in current {
-        if !merged.iter().any(|m| m.message.id == message.message.id) {
-            merged.push(message.clone());
+        match merged.iter_mut().find(|m| m.message.id == message.message.id) {
+            Some(fetched) => {
+                if let Some(delivery) = &message.delivery {
+                    apply_delivery_to(fetched, delivery);
+                }
+            }
+            None => merged.push(message.clone()),
         }
     }
     merged.sort_by_key(|m| m.message.seq);
     merged
+}
+
+/// Takes `delivery` unless the message already has a newer one: pushes and fetches race, and
+/// an email's state only moves forward in time.
+fn apply_delivery_to(message: &mut AgentMessage, delivery: &Delivery) {
+    let newer = message
+        .delivery
+        .as_ref()
+        .is_none_or(|shown| delivery.updated_at >= shown.updated_at);
+    if newer {
+        message.delivery = Some(delivery.clone());
+    }
+}
+
+/// Applies a `delivery_changed` push to the message it is about (E1). Returns whether the
+/// message is in this thread.
+pub fn apply_delivery(thread: &mut [AgentMessage], id: MessageId, delivery: &Delivery) -> bool {
+    match thread.iter_mut().find(|m| m.message.id == id) {
+        Some(message) => {
+            apply_delivery_to(message, delivery);
+            true
+        }
+        None => false,
+    }
 }
 
 /// The list's filters (I2), as the agent set them.
@@ -297,6 +332,9 @@ pub struct Inbox {
     pub view: RwSignal<View>,
     /// Who is typing where (W7, I15), from the agent socket.
     pub typing: RwSignal<Vec<Typist>>,
+    /// Counts `inbound_mail_changed` pushes: the admin screen's inbound email log fetches again
+    /// when it changes (E5).
+    pub inbound_mail_changes: RwSignal<u32>,
 }
 
 /// The console's screens.
@@ -328,6 +366,7 @@ impl Inbox {
             waiting: RwSignal::new(None),
             view: RwSignal::new(View::Inbox),
             typing: RwSignal::new(Vec::new()),
+            inbound_mail_changes: RwSignal::new(0),
         }
     }
 
@@ -371,6 +410,26 @@ impl Inbox {
             .with(|list| list.iter().find(|c| c.id == id).cloned())
     }
 
+    /// Applies a `delivery_changed` push (E1) to the open thread. Returns whether the open
+    /// thread should be fetched again: it is about this conversation but the message is not
+    /// here yet (the push overtook the message).
+    pub fn delivery_changed(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        delivery: &Delivery,
+    ) -> bool {
+        let mut missing = false;
+        self.thread.try_update(|thread| {
+            if thread.conversation == Some(conversation) {
+                let applied = apply_delivery(&mut thread.messages, message, delivery);
+                // While the first fetch runs, the message may simply not be here yet.
+                missing = !applied && !thread.loading;
+            }
+        });
+        missing
+    }
+
     /// Applies a message from any source (push or the answer to our own reply). Returns whether
     /// the open thread has a gap and must be fetched again.
     pub fn add_message(&self, message: AgentMessage) -> bool {
@@ -391,7 +450,8 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use natter_protocol::{Author, ClientMessageId, MessageId};
+    use natter_protocol::agent::DeliveryState;
+    use natter_protocol::{Author, ClientMessageId};
     use uuid::Uuid;
 
     fn row(n: u128, activity: i64, count: u64) -> ConversationSummary {
@@ -411,6 +471,8 @@ mod tests {
         AgentMessage {
             message: plain(n, seq),
             internal: false,
+            delivery: None,
+            unverified_sender: None,
         }
     }
 
@@ -476,6 +538,69 @@ mod tests {
         let merged = merge_thread(&[message(3, 3)], vec![message(1, 1), message(2, 2)]);
         let seqs: Vec<Seq> = merged.iter().map(|m| m.message.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    fn delivery(state: DeliveryState, at: UnixMillis) -> Delivery {
+        Delivery {
+            state,
+            detail: None,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_delivery_push_updates_its_message_unless_it_is_older() {
+        let mut thread = vec![message(1, 1), message(2, 2)];
+        let id = thread[1].message.id;
+        assert!(apply_delivery(
+            &mut thread,
+            id,
+            &delivery(DeliveryState::Pending, 10)
+        ));
+        assert!(apply_delivery(&mut thread, id, &delivery(DeliveryState::Sent, 20)));
+        assert!(apply_delivery(
+            &mut thread,
+            id,
+            &delivery(DeliveryState::Pending, 15)
+        ));
+        assert_eq!(
+            thread[1].delivery.as_ref().map(|d| d.state),
+            Some(DeliveryState::Sent),
+            "a late, older state does not go back"
+        );
+        let unknown = MessageId(Uuid::from_u128(9));
+        assert!(!apply_delivery(
+            &mut thread,
+            unknown,
+            &delivery(DeliveryState::Sent, 30)
+        ));
+    }
+
+    #[test]
+    fn a_second_copy_of_a_message_brings_its_delivery() {
+        let mut thread = vec![message(1, 1)];
+        let mut answer = message(1, 1);
+        answer.delivery = Some(delivery(DeliveryState::Pending, 10));
+        assert_eq!(
+            insert_message(&mut thread, answer.clone()),
+            Inserted::Duplicate
+        );
+        assert_eq!(thread[0].delivery, answer.delivery);
+    }
+
+    #[test]
+    fn a_fetched_thread_keeps_a_delivery_pushed_after_its_snapshot() {
+        let mut shown = message(1, 1);
+        shown.delivery = Some(delivery(DeliveryState::Failed, 20));
+        let mut fetched = message(1, 1);
+        fetched.delivery = Some(delivery(DeliveryState::Pending, 10));
+        let merged = merge_thread(&[shown.clone()], vec![fetched]);
+        assert_eq!(merged[0].delivery, shown.delivery);
+
+        let mut newer = message(1, 1);
+        newer.delivery = Some(delivery(DeliveryState::Sent, 30));
+        let merged = merge_thread(&[shown], vec![newer.clone()]);
+        assert_eq!(merged[0].delivery, newer.delivery);
     }
 
     #[test]

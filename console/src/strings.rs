@@ -48,6 +48,25 @@ pub const BOT_LABEL: &str = "bot";
 pub const VIA_EMAIL: &str = "via email";
 pub const VIA_MESSENGER: &str = "via Messenger";
 
+// How far the email carrying an agent's message got (E1), and inbound email from another
+// address than the contact's (E3).
+pub const EMAIL_PENDING: &str = "Sending by email…";
+pub const EMAIL_SENT: &str = "Sent by email";
+pub const UNVERIFIED_SENDER_HELP: &str =
+    "This email did not come from the contact's address; it was not merged into the contact";
+
+/// "Email not delivered: 550 mailbox unavailable".
+pub fn email_failed(detail: Option<&str>) -> String {
+    match detail.map(str::trim).filter(|detail| !detail.is_empty()) {
+        Some(detail) => format!("Email not delivered: {detail}"),
+        None => "Email not delivered".to_owned(),
+    }
+}
+
+pub fn unverified_sender(address: &str) -> String {
+    format!("Unverified sender: {address}")
+}
+
 // Inbox list filters, dots and presence (I2, I3, I8).
 pub const SEARCH: &str = "Search";
 pub const SEARCH_PLACEHOLDER: &str = "Search messages and contacts…";
@@ -99,6 +118,12 @@ pub const COMMENT_PLACEHOLDER: &str = "Write an internal comment. Only agents se
 pub const ADD_COMMENT: &str = "Add comment";
 pub const CHANNEL: &str = "Channel";
 pub const NO_EMAIL_KNOWN: &str = "no email address known";
+/// After "Email — " in the channel picker: the relay has no mail server (E1).
+pub const EMAIL_OFF: &str = "Email is not set up on this relay";
+/// The email's subject (I6); empty uses the conversation's subject.
+pub const SUBJECT: &str = "Subject";
+pub const SUBJECT_PLACEHOLDER: &str = "Re: the conversation's subject";
+pub const EMAIL_TEMPLATE: &str = "Email template";
 pub const NOT_CHAT: &str = "not a web chat";
 pub const NOT_MESSENGER: &str = "not a Messenger conversation";
 pub const SAVED_RESPONSES: &str = "Saved responses";
@@ -155,6 +180,8 @@ pub const ADD_CONTACT: &str = "Add contact details";
 pub const SAVE: &str = "Save";
 pub const CANCEL: &str = "Cancel";
 pub const OTHER_CONVERSATIONS: &str = "Other conversations";
+pub const EMAIL_BOUNCING: &str =
+    "Email bounced — no further emails are sent to this address until it is changed";
 pub const NONE: &str = "None";
 
 // Admin screen (I1, I6, I11).
@@ -162,6 +189,11 @@ pub const ADMIN: &str = "Admin";
 pub const BACK_TO_INBOX: &str = "Back to inbox";
 pub const TITLE: &str = "Title";
 pub const RESPONSE_TEXT: &str = "Response text";
+pub const TEMPLATE_SUBJECT: &str = "Subject (email template)";
+pub const TEMPLATE_SUBJECT_HELP: &str =
+    "With a subject, this is an email template, offered when replying by email. Leave it empty for a saved response.";
+pub const EMAIL_TEMPLATES: &str = "Email templates";
+pub const NO_EMAIL_TEMPLATES: &str = "No email templates yet.";
 pub const TAGS_HELP: &str = "Tags: {{contact.first_name | \"there\"}}, {{contact.name}}, {{contact.email}}, {{contact.phone}}, {{contact.company}}, {{agent.name}}, {{agent.first_name}}.";
 pub const ADD_SAVED_RESPONSE: &str = "Add saved response";
 pub const EDIT: &str = "Edit";
@@ -173,6 +205,27 @@ pub const ADMIN_ROLE: &str = "Admin";
 pub const ENABLE: &str = "Enable";
 pub const DISABLE: &str = "Disable";
 pub const AUDIT_LOG: &str = "Audit log";
+
+// Inbound email that did not become a message (E3, E5), for admins.
+pub const INBOUND_EMAIL: &str = "Inbound email";
+pub const INBOUND_EMAIL_INTRO: &str =
+    "Emails that could not be routed to a conversation (kept), and auto-replies and bounces (ignored).";
+pub const NO_INBOUND_EMAIL: &str = "No inbound email was kept or ignored.";
+pub const INBOUND_UNAVAILABLE: &str = "This relay does not offer the inbound email log.";
+pub const RECEIVED: &str = "Received";
+pub const OUTCOME: &str = "Outcome";
+pub const REASON: &str = "Reason";
+pub const FROM: &str = "From";
+pub const SIZE: &str = "Size";
+pub const RAW_EMAIL: &str = "Raw email";
+pub const KEPT: &str = "kept";
+pub const IGNORED: &str = "ignored";
+pub const DOWNLOAD: &str = "Download";
+
+/// The accessible name of a row's download link: which email it is.
+pub fn download_raw(from: &str, received: &str) -> String {
+    format!("Download the raw email from {from}, received {received}")
+}
 pub const REFRESH: &str = "Refresh";
 
 // Errors that the console words itself (the relay's own messages are shown as sent).

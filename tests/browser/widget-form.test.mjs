@@ -115,7 +115,7 @@ test('after the first message: a card; errors next to the fields; the contact in
   await phone.fill('+44 20 7946 0958');
   await company.fill('Analytical Engines');
   await phone.press('Enter');
-  await ada.chat.getByText('Thanks! We’ll reply to ada@example.com here and by email.').waitFor();
+  await ada.chat.getByText('Thanks! We’ll also answer by email at ada@example.com.').waitFor();
   assert.equal(await card.count(), 0, 'the confirmation replaces the card');
   await waitForEvent(ada.page, 'email:captured', "(d) => d.email === 'ada@example.com' && d.verified === false");
   const submitted = ada.sent.filter((frame) => frame.type === 'submit_form');
@@ -172,7 +172,7 @@ test('the relay refuses what the widget accepted (a shorter length limit): shown
   // Shortened, it goes through.
   await company.fill('US Navy');
   await card.getByRole('button', { name: 'Send my details' }).click();
-  await grace.chat.getByText('Thanks! We’ll reply to grace@example.com here and by email.').waitFor();
+  await grace.chat.getByText('Thanks! We’ll also answer by email at grace@example.com.').waitFor();
   assert.deepEqual(grace.errors, []);
   await grace.context.close();
 });
@@ -240,7 +240,7 @@ test('before the first message: the form comes first, the composer waits for it'
   assert.ok(!(await alan.composer.isVisible()));
   await name.fill('Alan Turing');
   await form.getByRole('button', { name: 'Start the chat' }).click();
-  await alan.chat.getByText('Thanks! We’ll reply to alan@example.org here and by email.').waitFor();
+  await alan.chat.getByText('Thanks! We’ll also answer by email at alan@example.org.').waitFor();
   await alan.composer.waitFor();
   await alan.page.waitForFunction(() => {
     const host = [...document.querySelectorAll('*')].find((element) => element.shadowRoot?.querySelector('.panel'));

@@ -109,7 +109,9 @@
         // W9: a returning visitor (the cookie says they chatted before) gets the app in the
         // background once the page is idle, so agent replies arrive live and the launcher shows
         // the unread badge. A first-time visitor pays only for this loader until they show intent.
-        if (vid) {
+        // E6: a magic link from an email opens the chat on its thread at once, on any device.
+        if (/(^#|&)natter-link=/.test(location.hash)) load();
+        else if (vid) {
           idle = function () {
             (w.requestIdleCallback || setTimeout)(function () {
               if (host && !tries) load();

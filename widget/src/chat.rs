@@ -30,7 +30,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use natter_protocol::{
-    visitor::{AttachmentRules, ClientFrame, ServerFrame, WidgetSettings},
+    visitor::{AttachmentRules, ClientFrame, LinkOutcome, ServerFrame, WidgetSettings},
     Attachment, ClientMessageId, ConversationId, ErrorCode, Message, Seq, PROTOCOL_VERSION,
 };
 use wasm_bindgen::{closure::Closure, JsCast};
@@ -43,7 +43,7 @@ use crate::{
     events::{Emitter, WidgetEvent},
     form::FormState,
     identity_requests::IdentityRequests,
-    log,
+    link, log,
     outbox::{self, Outbox},
     strings::{Locale, Strings},
     thread::{team_name, Pending, Thread},
@@ -113,6 +113,9 @@ struct Session {
     seen_reported: Seq,
     /// A `typing: true` went out and no `typing: false` since; when (ms since the epoch).
     typing_since: Option<f64>,
+    /// The magic-link token of the page's address (E6), until the first hello carries it:
+    /// later reconnects must not use it again.
+    link: Option<String>,
 }
 
 /// Timers and page listeners the chat owns; all released by [`Chat::stop`].
@@ -138,6 +141,9 @@ pub struct Chat {
     pub agents_online: RwSignal<bool>,
     /// The site's away message, shown while no agent is online (W6).
     pub away_message: RwSignal<Option<String>>,
+    /// A magic link that did not open its conversation (E6: expired or invalid): a notice the
+    /// visitor may dismiss; the chat works as usual.
+    pub link_notice: RwSignal<Option<LinkOutcome>>,
     /// Whether the panel is open. Change it with [`Chat::set_open`], which tells the host.
     pub open: RwSignal<bool>,
     pub locale: RwSignal<Locale>,
@@ -162,12 +168,19 @@ pub struct Chat {
 }
 
 impl Chat {
-    /// Creates the state and opens the connection. Call inside the app's reactive owner.
+    /// Creates the state and opens the connection. Call inside the app's reactive owner. A
+    /// magic link in the page's address (E6) opens the panel and goes with the first hello.
     pub fn start(boot: &Boot) -> Self {
         let chat = Self::new(boot);
         chat.restore_outbox();
         chat.watch_visibility();
+        let link = link::take();
+        let linked = link.is_some();
+        chat.session.update_value(|session| session.link = link);
         chat.connect(boot);
+        if linked {
+            chat.set_open(true);
+        }
         chat
     }
 
@@ -185,6 +198,7 @@ impl Chat {
             received_notice: RwSignal::new(false),
             agents_online: RwSignal::new(true),
             away_message: RwSignal::new(None),
+            link_notice: RwSignal::new(None),
             open: RwSignal::new(false),
             locale: RwSignal::new(boot.locale),
             unread: RwSignal::new(0),
@@ -412,13 +426,22 @@ impl Chat {
         } else {
             None
         };
-        self.session
-            .update_value(|session| session.sent_visitor = visitor.clone());
+        // A magic link goes once, in the first hello after the page loaded (E6).
+        let link = self
+            .session
+            .try_update_value(|session| {
+                session.sent_visitor = visitor.clone();
+                session.link.take()
+            })
+            .flatten();
         ClientFrame::Hello {
             v: PROTOCOL_VERSION,
             site: site.to_owned(),
             visitor,
             after_seq,
+            // Emails to this visitor are written in the widget's language (E2).
+            lang: Some(self.locale.get_untracked().code().to_owned()),
+            link,
         }
     }
 
@@ -452,8 +475,13 @@ impl Chat {
                 seen_up_to,
                 read_up_to,
                 known_email,
+                link,
                 ..
             } => {
+                // An expired or altered link opens the chat all the same, with a notice (E6).
+                if link.is_some_and(|outcome| outcome != LinkOutcome::Opened) {
+                    self.link_notice.set(link);
+                }
                 let replace = self.welcomed(visitor, settings, known_email);
                 self.show_welcome(replace, conversation_id, messages, read_up_to);
                 self.welcomed_seen(seen_up_to, replace);
@@ -631,7 +659,9 @@ impl Chat {
             email: &email,
             verified: false,
         });
-        self.form.update(|form| form.accepted(email));
+        // With nobody online the reply will come by email too (W6): the confirmation says so.
+        let away = !self.agents_online.get_untracked();
+        self.form.update(|form| form.accepted(email, away));
     }
 
     fn emit(&self, event: WidgetEvent<'_>) {

@@ -85,8 +85,9 @@ pub enum Phase {
     Editing,
     /// Sent on the socket; waiting for `form_accepted` or `form_rejected`.
     Submitting,
-    /// The relay stored it: replies can reach the visitor at this email.
-    Accepted(String),
+    /// The relay stored it: replies can reach the visitor at this email. `true` when no agent
+    /// was online then, so the answer will come by email too (W6).
+    Accepted(String, bool),
 }
 
 /// A problem with the submission as a whole, shown under the form.
@@ -167,7 +168,7 @@ impl FormState {
 
     /// Where the form shows now.
     pub fn placement(&self, situation: Situation) -> Placement {
-        if matches!(self.phase, Phase::Accepted(_)) {
+        if matches!(self.phase, Phase::Accepted(..)) {
             return Placement::Confirmation;
         }
         let Some(settings) = &self.settings else {
@@ -306,10 +307,10 @@ impl FormState {
         }
     }
 
-    /// `form_accepted`.
-    pub fn accepted(&mut self, email: String) {
+    /// `form_accepted`; `away`: no agent was online (W6).
+    pub fn accepted(&mut self, email: String, away: bool) {
         self.known_email = Some(email.clone());
-        self.phase = Phase::Accepted(email);
+        self.phase = Phase::Accepted(email, away);
         self.errors.clear();
         self.notice = None;
     }
@@ -444,7 +445,7 @@ mod tests {
         // After `reset` the new visitor has given nothing; "Not now" holds for the session.
         let mut reset = form(FormTrigger::AfterFirstMessage, FieldRule::Off);
         reset.edit(FormField::Email, "a@b.co".into());
-        reset.accepted("a@b.co".into());
+        reset.accepted("a@b.co".into(), false);
         reset.forgotten();
         assert_eq!(reset.known_email, None);
         assert_eq!(reset.values, Values::default());
@@ -613,7 +614,7 @@ mod tests {
         assert_eq!(state.notice, Some(FormNotice::ServerError));
 
         assert!(state.submit().is_some());
-        state.accepted("a@b.co".into());
+        state.accepted("a@b.co".into(), true);
         assert_eq!(state.placement(WROTE), Placement::Confirmation);
         assert_eq!(state.known_email.as_deref(), Some("a@b.co"));
         // A late "not sent" (the socket dropped after the answer) changes nothing.

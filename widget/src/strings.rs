@@ -91,7 +91,7 @@ pub struct Strings {
     pub failed: &'static str,
     /// The button that sends a failed message again.
     pub retry: &'static str,
-    /// Channel labels (W3).
+    /// Channel labels (W3): a message's meta line says which channel it came by.
     pub channel_chat: &'static str,
     pub channel_email: &'static str,
     pub channel_messenger: &'static str,
@@ -143,6 +143,8 @@ pub struct Strings {
     pub form_not_now: &'static str,
     /// The confirmation once the relay stored the form; `{email}` is replaced.
     pub form_thanks: &'static str,
+    /// The same while no agent is online (W6): the answer will also come by email.
+    pub form_thanks_away: &'static str,
     /// Shown next to a required field left empty.
     pub form_missing_email: &'static str,
     pub form_missing_name: &'static str,
@@ -199,6 +201,12 @@ pub struct Strings {
     /// (`{count}` is replaced).
     pub unread_one: &'static str,
     pub unread_many: &'static str,
+    /// The panel's notice when an email's magic link (E6) has expired or is not valid: the
+    /// chat opens as usual.
+    pub link_expired: &'static str,
+    pub link_invalid: &'static str,
+    /// The button that hides that notice.
+    pub dismiss: &'static str,
 }
 
 pub const EN: Strings = Strings {
@@ -219,8 +227,8 @@ pub const EN: Strings = Strings {
     failed: "Failed",
     retry: "Retry",
     channel_chat: "Chat",
-    channel_email: "Email",
-    channel_messenger: "Messenger",
+    channel_email: "by email",
+    channel_messenger: "via Messenger",
     connecting: "Connecting…",
     reconnecting: "Connection lost. Reconnecting…",
     unavailable: "Chat is unavailable right now. Please try again later.",
@@ -246,6 +254,7 @@ pub const EN: Strings = Strings {
     form_submit: "Send my details",
     form_not_now: "Not now",
     form_thanks: "Thanks! We’ll reply to {email} here and by email.",
+    form_thanks_away: "Thanks! We’ll also answer by email at {email}.",
     form_missing_email: "Please enter your email address.",
     form_missing_name: "Please enter your name.",
     form_missing_phone: "Please enter your phone number.",
@@ -278,6 +287,9 @@ pub const EN: Strings = Strings {
     opens_in_new_tab: "(opens in a new tab)",
     unread_one: "1 unread message",
     unread_many: "{count} unread messages",
+    link_expired: "This link has expired. You can keep chatting here.",
+    link_invalid: "This link is not valid. You can keep chatting here.",
+    dismiss: "Dismiss",
 };
 
 pub const DE: Strings = Strings {
@@ -298,8 +310,8 @@ pub const DE: Strings = Strings {
     failed: "Nicht gesendet",
     retry: "Erneut senden",
     channel_chat: "Chat",
-    channel_email: "E-Mail",
-    channel_messenger: "Messenger",
+    channel_email: "per E-Mail",
+    channel_messenger: "über Messenger",
     connecting: "Verbindung wird hergestellt …",
     reconnecting: "Verbindung unterbrochen. Wird wiederhergestellt …",
     unavailable: "Der Chat ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal.",
@@ -325,6 +337,7 @@ pub const DE: Strings = Strings {
     form_submit: "Angaben senden",
     form_not_now: "Nicht jetzt",
     form_thanks: "Danke! Wir antworten Ihnen hier und per E-Mail an {email}.",
+    form_thanks_away: "Danke! Wir antworten Ihnen auch per E-Mail an {email}.",
     form_missing_email: "Bitte geben Sie Ihre E-Mail-Adresse ein.",
     form_missing_name: "Bitte geben Sie Ihren Namen ein.",
     form_missing_phone: "Bitte geben Sie Ihre Telefonnummer ein.",
@@ -360,6 +373,9 @@ pub const DE: Strings = Strings {
     opens_in_new_tab: "(öffnet in einem neuen Tab)",
     unread_one: "1 ungelesene Nachricht",
     unread_many: "{count} ungelesene Nachrichten",
+    link_expired: "Dieser Link ist abgelaufen. Sie können hier weiterschreiben.",
+    link_invalid: "Dieser Link ist ungültig. Sie können hier weiterschreiben.",
+    dismiss: "Ausblenden",
 };
 
 pub const FR: Strings = Strings {
@@ -380,8 +396,8 @@ pub const FR: Strings = Strings {
     failed: "Échec de l’envoi",
     retry: "Réessayer",
     channel_chat: "Chat",
-    channel_email: "E-mail",
-    channel_messenger: "Messenger",
+    channel_email: "par e-mail",
+    channel_messenger: "via Messenger",
     connecting: "Connexion…",
     reconnecting: "Connexion perdue. Reconnexion…",
     unavailable: "Le chat est indisponible pour le moment. Veuillez réessayer plus tard.",
@@ -407,6 +423,7 @@ pub const FR: Strings = Strings {
     form_submit: "Envoyer mes coordonnées",
     form_not_now: "Plus tard",
     form_thanks: "Merci\u{202f}! Nous vous répondrons ici et par e-mail à {email}.",
+    form_thanks_away: "Merci\u{202f}! Nous vous répondrons aussi par e-mail à {email}.",
     form_missing_email: "Veuillez saisir votre adresse e-mail.",
     form_missing_name: "Veuillez saisir votre nom.",
     form_missing_phone: "Veuillez saisir votre numéro de téléphone.",
@@ -442,6 +459,9 @@ pub const FR: Strings = Strings {
     opens_in_new_tab: "(s’ouvre dans un nouvel onglet)",
     unread_one: "1 message non lu",
     unread_many: "{count} messages non lus",
+    link_expired: "Ce lien a expiré. Vous pouvez continuer à discuter ici.",
+    link_invalid: "Ce lien n’est pas valide. Vous pouvez continuer à discuter ici.",
+    dismiss: "Masquer",
 };
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The contact panel (I12): email (verified or not), phone, account, full name, the contact's
 //! other conversations; agents add or edit fields, and the relay's validation message is shown
-//! next to the form.
+//! next to the form. An address whose mail bounced says so next to it (E2, E3): no further
+//! emails go there until it is changed.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -138,6 +139,7 @@ pub fn ContactAside() -> impl IntoView {
                         }.into_any()
                     } else {
                         let verified = contact.as_ref().map(|c| c.email_verified);
+                        let bouncing = contact.as_ref().is_some_and(|c| c.email_bouncing);
                         view! {
                             <dl class="contact-fields">
                                 <dt>{strings::EMAIL}</dt>
@@ -147,6 +149,9 @@ pub fn ContactAside() -> impl IntoView {
                                         " " <span class=if v { "badge verified" } else { "badge" }>
                                             {if v { strings::VERIFIED } else { strings::UNVERIFIED }}
                                         </span>
+                                    })}
+                                    {bouncing.then(|| view! {
+                                        <span class="bounce">{strings::EMAIL_BOUNCING}</span>
                                     })}
                                 </dd>
                                 {field(strings::FULL_NAME, contact.as_ref().and_then(|c| c.name.clone()))}

@@ -5,6 +5,12 @@
 //! the agent wrote) and reuses the reply's `client_id` when the same text is retried, so a
 //! reply whose answer was lost is stored once.
 //!
+//! Email (E1, E3, I6): an agent message carried by email shows how far the email got (sending,
+//! sent, or not delivered with the mail server's reason, announced as an alert), updated in place
+//! by `delivery_changed`; an email reply from another address than the contact's carries an
+//! "unverified sender" badge. When the reply goes by email the composer asks for an optional
+//! subject, and the picker offers email templates, which fill the subject and the text.
+//!
 //! Files (I13) upload as soon as they are added to the reply (picker, drag and drop onto the
 //! reply box, paste) and go with it by id. Typing (W7, I15): the pane shows who else is typing in
 //! this conversation (the visitor or another agent), and the reply box tells the visitor when
@@ -17,8 +23,8 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use natter_protocol::agent::{
-    reply_channels, template, AgentMessage, Assign, ChannelUnavailable, ConversationStatus, Role,
-    SendReply, SetBlocked, SetStatus,
+    reply_channels, template, AgentMessage, Assign, ChannelUnavailable, ConversationStatus,
+    Delivery, DeliveryState, Role, SavedResponse, SendReply, SetBlocked, SetStatus,
 };
 use natter_protocol::{AgentId, AttachmentId, Author, Channel, ClientMessageId, ConversationId};
 use uuid::Uuid;
@@ -332,7 +338,21 @@ fn MessageItem(
     my_id: natter_protocol::AgentId,
 ) -> impl IntoView {
     let internal = message.internal;
+    let unverified = message.unverified_sender;
     let message = message.message;
+    let id = message.id;
+    // The row is keyed by id and stays; the email's state changes in place (E1).
+    let delivery = Memo::new(move |_| {
+        use_context::<Inbox>().and_then(|inbox| {
+            inbox.thread.with(|thread| {
+                thread
+                    .messages
+                    .iter()
+                    .find(|m| m.message.id == id)
+                    .and_then(|m| m.delivery.clone())
+            })
+        })
+    });
     let Look { class, byline, tag } = look(&message.author, internal, my_id);
     let channel = match message.channel {
         Channel::Chat => None,
@@ -352,6 +372,14 @@ fn MessageItem(
                 <time datetime=time::iso(message.sent_at)>{time::clock(message.sent_at)}</time>
                 {channel.map(|channel| view! { " " <span class="channel">{channel}</span> })}
                 {internal.then(|| view! { " " <span class="channel internal-label">{strings::INTERNAL_COMMENT}</span> })}
+                {unverified.map(|address| view! {
+                    " "
+                    <span class="badge warning" title=strings::UNVERIFIED_SENDER_HELP>
+                        {strings::unverified_sender(&address)}
+                        // The tooltip is for the mouse; screen readers get the same words.
+                        <span class="visually-hidden">". " {strings::UNVERIFIED_SENDER_HELP}</span>
+                    </span>
+                })}
             </div>
             {(!message.text.is_empty()).then(|| view! {
                 <div class="bubble">{crate::ui::rich::rich_text(&message.text)}</div>
@@ -359,7 +387,26 @@ fn MessageItem(
             {(!message.attachments.is_empty()).then(|| view! {
                 <Attachments attachments=message.attachments.clone() />
             })}
+            {move || delivery.get().map(|delivery| {
+                let (text, class, failed) = delivery_line(&delivery);
+                // A refusal is an error the agent must see; screen readers hear it at once.
+                view! { <p class=class role=failed.then_some("alert")>{text}</p> }
+            })}
         </li>
+    }
+}
+
+/// How an email delivery shows under its message: the words, the CSS class, and whether it is
+/// a failure (an alert).
+fn delivery_line(delivery: &Delivery) -> (String, &'static str, bool) {
+    match delivery.state {
+        DeliveryState::Pending => (strings::EMAIL_PENDING.to_owned(), "delivery", false),
+        DeliveryState::Sent => (strings::EMAIL_SENT.to_owned(), "delivery", false),
+        DeliveryState::Failed => (
+            strings::email_failed(delivery.detail.as_deref()),
+            "delivery delivery-failed",
+            true,
+        ),
     }
 }
 
@@ -384,13 +431,24 @@ fn Composer(id: ConversationId) -> impl IntoView {
     // The files are part of "the same reply": other files are a new reply.
     let last_attempt = StoredValue::new(None::<(ClientMessageId, String, Vec<AttachmentId>)>);
     let summary = Memo::new(move |_| inbox.summary(id));
-    let channels =
-        Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| reply_channels(&s.state))));
+    // Email is offered only when the relay can send it (E1).
+    let email_enabled = inbox
+        .session
+        .with_untracked(|s| s.settings.email_enabled);
+    let channels = Memo::new(move |_| {
+        summary.with(|s| {
+            s.as_ref()
+                .map(|s| reply_channels(&s.state, email_enabled))
+        })
+    });
     let channel = move || {
         picked
             .get()
             .or_else(|| channels.with(|c| c.as_ref().map(|(_, chosen)| *chosen)))
     };
+    // The email's subject (I6): optional, asked for only when the reply goes by email.
+    let subject = RwSignal::new(String::new());
+    let by_email = Signal::derive(move || !internal.get() && channel() == Some(Channel::Email));
 
     let files = ReplyFiles::new(inbox, auth, id);
 
@@ -460,6 +518,8 @@ fn Composer(id: ConversationId) -> impl IntoView {
         error.set(None);
         let is_internal = internal.get_untracked();
         let chosen = if is_internal { None } else { channel() };
+        let email_subject = Some(subject.get_untracked().trim().to_owned())
+            .filter(|subject| chosen == Some(Channel::Email) && !subject.is_empty());
         stop_typing();
         spawn_local(async move {
             let reply = SendReply {
@@ -468,12 +528,14 @@ fn Composer(id: ConversationId) -> impl IntoView {
                 attachments,
                 internal: is_internal,
                 channel: chosen,
+                subject: email_subject,
             };
             let result = actions::send_reply(inbox, auth, id, reply).await;
             sending.try_set(false);
             match result {
                 Ok(_) => {
                     last_attempt.try_set_value(None);
+                    subject.try_set(String::new());
                     files.clear();
                     // Remove what was sent; keep anything typed while the request was running.
                     // The agent may have switched conversations meanwhile (this composer is
@@ -519,33 +581,22 @@ fn Composer(id: ConversationId) -> impl IntoView {
         remember_draft(value.clone());
         text.set(value);
     };
-    // Inserting a saved response: its tags filled for this conversation, or an error.
-    let insert = move |body: String| {
-        let values = template::Values {
-            contact_name: inbox.contact.with_untracked(|p| {
-                p.as_ref()
-                    .and_then(|p| p.contact.as_ref())
-                    .and_then(|c| c.name.clone())
-            }),
-            contact_email: inbox.contact.with_untracked(|p| {
-                p.as_ref()
-                    .and_then(|p| p.contact.as_ref())
-                    .map(|c| c.email.clone())
-            }),
-            contact_phone: inbox.contact.with_untracked(|p| {
-                p.as_ref()
-                    .and_then(|p| p.contact.as_ref())
-                    .and_then(|c| c.phone.clone())
-            }),
-            contact_company: inbox.contact.with_untracked(|p| {
-                p.as_ref()
-                    .and_then(|p| p.contact.as_ref())
-                    .and_then(|c| c.company.clone())
-            }),
-            agent_name: Some(inbox.session.with_untracked(|s| s.agent.name.clone())),
-        };
-        match template::render(&body, &values) {
-            Ok(filled) => {
+    // Inserting a saved response or an email template (I6): its tags filled for this
+    // conversation, or an error. A template also fills the subject.
+    let insert = move |response: SavedResponse| {
+        let values = tag_values(inbox);
+        let filled_subject = response
+            .subject
+            .as_deref()
+            .map(|subject| template::render(subject, &values))
+            .transpose();
+        let filled = template::render(&response.body, &values)
+            .and_then(|body| filled_subject.map(|subject| (body, subject)));
+        match filled {
+            Ok((filled, filled_subject)) => {
+                if let Some(filled_subject) = filled_subject {
+                    subject.set(filled_subject);
+                }
                 let current = text.get_untracked();
                 let next = if current.trim().is_empty() {
                     filled
@@ -611,10 +662,7 @@ fn Composer(id: ConversationId) -> impl IntoView {
                                         Channel::Email => ("email", strings::CHANNEL_EMAIL),
                                         Channel::Messenger => ("messenger", strings::CHANNEL_MESSENGER),
                                     };
-                                    let label = match option.unavailable {
-                                        None => name.to_owned(),
-                                        Some(reason) => format!("{name} — {}", unavailable(reason)),
-                                    };
+                                    let label = option_label(name, option.unavailable);
                                     view! {
                                         <option
                                             value=value
@@ -629,10 +677,22 @@ fn Composer(id: ConversationId) -> impl IntoView {
                         </select>
                     </label>
                 })}
-                <SavedResponsePicker on_pick=insert />
+                <SavedResponsePicker on_pick=insert by_email />
                 <FilePicker files />
             </div>
             <FileTray files />
+            {move || by_email.get().then(|| view! {
+                <div class="subject-row">
+                    <label for="reply-subject">{strings::SUBJECT}</label>
+                    <input
+                        id="reply-subject"
+                        type="text"
+                        placeholder=strings::SUBJECT_PLACEHOLDER
+                        prop:value=move || subject.get()
+                        on:input=move |ev| subject.set(event_target_value(&ev))
+                    />
+                </div>
+            })}
             <label for="reply" class="visually-hidden">{strings::REPLY}</label>
             <div class="composer-row">
                 <textarea
@@ -659,26 +719,59 @@ fn Composer(id: ConversationId) -> impl IntoView {
     .into_any()
 }
 
-fn unavailable(reason: ChannelUnavailable) -> &'static str {
-    match reason {
-        ChannelUnavailable::NoEmail => strings::NO_EMAIL_KNOWN,
-        ChannelUnavailable::NotChat => strings::NOT_CHAT,
-        ChannelUnavailable::NotMessenger => strings::NOT_MESSENGER,
+/// A channel in the picker: its name, and why it cannot be used, if so. "Email is not set up
+/// on this relay" says both at once.
+fn option_label(name: &str, unavailable: Option<ChannelUnavailable>) -> String {
+    let reason = match unavailable {
+        None => return name.to_owned(),
+        Some(ChannelUnavailable::EmailOff) => return strings::EMAIL_OFF.to_owned(),
+        Some(ChannelUnavailable::NoEmail) => strings::NO_EMAIL_KNOWN,
+        Some(ChannelUnavailable::NotChat) => strings::NOT_CHAT,
+        Some(ChannelUnavailable::NotMessenger) => strings::NOT_MESSENGER,
+    };
+    format!("{name} — {reason}")
+}
+
+/// The values of the personalization tags (I6) in the open conversation.
+fn tag_values(inbox: Inbox) -> template::Values {
+    let contact = inbox
+        .contact
+        .with_untracked(|p| p.as_ref().and_then(|p| p.contact.clone()));
+    let contact = contact.as_ref();
+    template::Values {
+        contact_name: contact.and_then(|c| c.name.clone()),
+        contact_email: contact.map(|c| c.email.clone()),
+        contact_phone: contact.and_then(|c| c.phone.clone()),
+        contact_company: contact.and_then(|c| c.company.clone()),
+        agent_name: Some(inbox.session.with_untracked(|s| s.agent.name.clone())),
     }
 }
 
-/// Saved responses (I6): a category, then the response; picking one inserts it.
+/// Saved responses (I6): a category, then the response; picking one inserts it. When the reply
+/// goes by email (`by_email`), email templates are offered too.
 #[component]
-fn SavedResponsePicker(on_pick: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn SavedResponsePicker(
+    on_pick: impl Fn(SavedResponse) + Copy + Send + Sync + 'static,
+    by_email: Signal<bool>,
+) -> impl IntoView {
     let Some(inbox) = use_context::<Inbox>() else {
         return ().into_any();
     };
     let open = RwSignal::new(false);
     let category = RwSignal::new(String::new());
+    // What this reply can use: email templates only when it goes by email.
+    let offered = Memo::new(move |_| {
+        let email = by_email.get();
+        inbox.saved_responses.with(|list| {
+            list.iter()
+                .filter(|r| email || r.subject.is_none())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
     let categories = Memo::new(move |_| {
-        let mut names: Vec<String> = inbox
-            .saved_responses
-            .with(|list| list.iter().map(|r| r.category.clone()).collect());
+        let mut names: Vec<String> =
+            offered.with(|list| list.iter().map(|r| r.category.clone()).collect());
         names.dedup();
         names
     });
@@ -707,24 +800,28 @@ fn SavedResponsePicker(on_pick: impl Fn(String) + Copy + Send + Sync + 'static) 
                     <ul>
                         {move || {
                             let chosen = category.get();
-                            inbox.saved_responses.get().into_iter()
+                            offered.get().into_iter()
                                 .filter(|r| !chosen.is_empty() && r.category == chosen)
                                 .map(|response| {
-                                    let body = response.body.clone();
+                                    let title = response.title.clone();
+                                    let is_template = response.subject.is_some();
                                     view! {
                                         <li>
                                             <button type="button" class="link" on:click=move |_| {
-                                                on_pick(body.clone());
+                                                on_pick(response.clone());
                                                 open.set(false);
                                             }>
-                                                {response.title}
+                                                {title}
                                             </button>
+                                            {is_template.then(|| view! {
+                                                " " <span class="badge">{strings::EMAIL_TEMPLATE}</span>
+                                            })}
                                         </li>
                                     }
                                 }).collect_view()
                         }}
                     </ul>
-                    {move || inbox.saved_responses.with(Vec::is_empty).then(|| view! {
+                    {move || offered.with(Vec::is_empty).then(|| view! {
                         <p class="muted">{strings::NO_SAVED_RESPONSES}</p>
                     })}
                 </div>
@@ -788,6 +885,47 @@ mod tests {
                 byline: Byline::Named(format!("Ada{}", strings::YOU_SUFFIX)),
                 tag: None,
             }
+        );
+    }
+
+    #[test]
+    fn channels_say_why_they_cannot_be_used() {
+        assert_eq!(option_label("Web chat", None), "Web chat");
+        assert_eq!(
+            option_label("Email", Some(ChannelUnavailable::NoEmail)),
+            "Email — no email address known"
+        );
+        assert_eq!(
+            option_label("Email", Some(ChannelUnavailable::EmailOff)),
+            "Email is not set up on this relay"
+        );
+    }
+
+    #[test]
+    fn deliveries_show_as_words_and_a_refusal_as_an_alert() {
+        let delivery = |state, detail: Option<&str>| Delivery {
+            state,
+            detail: detail.map(str::to_owned),
+            updated_at: 0,
+        };
+        assert_eq!(
+            delivery_line(&delivery(DeliveryState::Pending, None)),
+            ("Sending by email…".to_owned(), "delivery", false)
+        );
+        assert_eq!(
+            delivery_line(&delivery(DeliveryState::Sent, Some("250 ok"))).0,
+            "Sent by email"
+        );
+        assert_eq!(
+            delivery_line(&delivery(
+                DeliveryState::Failed,
+                Some("550 mailbox unavailable")
+            )),
+            (
+                "Email not delivered: 550 mailbox unavailable".to_owned(),
+                "delivery delivery-failed",
+                true
+            )
         );
     }
 

@@ -53,7 +53,11 @@ pub fn FormSlot(
         _ => None,
     };
     let confirmation = move || match chat.form.with(|form| form.phase.clone()) {
-        Phase::Accepted(address) => Some(text().form_thanks.replace("{email}", &address)),
+        // With nobody online, the answer will come by email too (W6).
+        Phase::Accepted(address, away) => {
+            let thanks = if away { text().form_thanks_away } else { text().form_thanks };
+            Some(thanks.replace("{email}", &address))
+        }
         _ => None,
     };
     view! {

@@ -10,6 +10,9 @@
 //! before the first message, the composer is hidden (not removed: a draft typed before the
 //! welcome said so is kept) until the form is accepted; focus goes to the form's email field
 //! and, once the form is done, back to the composer.
+//!
+//! An email's magic link that has expired or is not valid (E6) opens the chat all the same,
+//! with a short notice in a polite live region, which the visitor may dismiss.
 
 use leptos::{ev::KeyboardEvent, html, prelude::*};
 
@@ -24,6 +27,7 @@ use crate::{
     form::{Placement, Situation},
     thread::Row,
 };
+use natter_protocol::visitor::LinkOutcome;
 
 #[component]
 pub fn Panel(
@@ -125,6 +129,19 @@ pub fn Panel(
             </div>
             <p class="status" role="status">{status}</p>
             <p class="status away" hidden=move || !away_shown()>{move || chat.away_message.get()}</p>
+            // Always in the DOM, so screen readers hear the notice when it appears.
+            <div aria-live="polite">
+                {move || link_notice(chat).map(|notice| view! {
+                    <p class="status">
+                        {notice}
+                        " "
+                        // Styled like Retry: a quiet text button.
+                        <button type="button" class="retry" on:click=move |_| chat.link_notice.set(None)>
+                            {tr(chat, |s| s.dismiss)}
+                        </button>
+                    </p>
+                })}
+            </div>
             <div class="body" node_ref=scroller>
                 <Messages chat input />
                 <FormSlot chat placement email />
@@ -146,6 +163,16 @@ fn status_line(chat: Chat) -> &'static str {
         Status::Connecting => text.connecting,
         Status::Reconnecting => text.reconnecting,
         Status::Unavailable => text.unavailable,
+    }
+}
+
+/// The notice about a magic link that did not open its conversation (E6), if any.
+fn link_notice(chat: Chat) -> Option<&'static str> {
+    let text = chat.locale.get().strings();
+    match chat.link_notice.get()? {
+        LinkOutcome::Expired => Some(text.link_expired),
+        LinkOutcome::Invalid => Some(text.link_invalid),
+        LinkOutcome::Opened => None,
     }
 }
 
