@@ -825,12 +825,18 @@ async fn the_magic_link_opens_the_thread_on_another_device_until_it_expires() ->
         messages,
         link: outcome,
         visitor: phone_token,
+        known_email,
         ..
     } = welcome
     else {
         bail!("expected welcome");
     };
     assert_eq!(outcome, Some(LinkOutcome::Opened));
+    assert_eq!(
+        known_email.as_deref(),
+        Some("ada@example.com"),
+        "not asked again"
+    );
     assert_eq!(conversation_id, Some(visitor.conversation));
     assert!(messages.iter().any(|m| m.text == "See you"));
     assert_ne!(phone_token, visitor.token);

@@ -140,11 +140,20 @@ pub async fn welcome(
         Some(id) => state.store.read_marks(id).await?,
         None => ReadMarks::default(),
     };
-    let known_email = state
+    let mut known_email = state
         .store
         .visitor_contact(visitor)
         .await?
         .map(|contact| contact.email);
+    if let (None, Some(id)) = (&known_email, conversation_id) {
+        // A device the thread was opened on by its magic link (E6): the conversation's
+        // contact, whose mailbox the link came from, need not be asked for an email again.
+        known_email = state
+            .store
+            .inbox_contact(id)
+            .await?
+            .map(|contact| contact.email);
+    }
     let frame = ServerFrame::Welcome {
         v: PROTOCOL_VERSION,
         visitor: token.to_owned(),
