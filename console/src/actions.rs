@@ -329,7 +329,9 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
             }
         }
         LiveEvent::Frame(AgentServerFrame::InboundMailChanged) => {
-            inbox.inbound_mail_changes.try_update(|n| *n = n.wrapping_add(1));
+            inbox
+                .inbound_mail_changes
+                .try_update(|n| *n = n.wrapping_add(1));
         }
         LiveEvent::Frame(AgentServerFrame::ConversationDeleted { id }) => {
             forget_conversation(inbox, id);

@@ -8,8 +8,8 @@
 use natter_protocol::agent::{
     AgentInfo, AgentList, AgentMessage, AgentUpdate, AuditLog, ContactPanel, ContactUpdate,
     ConversationDetail, ConversationList, ConversationQuery, ConversationSummary, Group,
-    GroupInput, InboundMailLog, LoginRequest, NewAgentRequest, SavedResponse, SavedResponseId, SavedResponseInput,
-    SavedResponseList, SendReply, Session, SetTyping, CSRF_HEADER,
+    GroupInput, InboundMailLog, LoginRequest, NewAgentRequest, SavedResponse, SavedResponseId,
+    SavedResponseInput, SavedResponseList, SendReply, Session, SetTyping, CSRF_HEADER,
 };
 use natter_protocol::{AgentId, ApiError, ConversationId, ErrorCode};
 use serde::de::DeserializeOwned;

@@ -119,7 +119,10 @@ pub enum Inserted {
 /// there still takes a newer email delivery (the answer to a reply may carry it, the push of
 /// the same message not).
 pub fn insert_message(thread: &mut Vec<AgentMessage>, message: AgentMessage) -> Inserted {
-    if let Some(shown) = thread.iter_mut().find(|m| m.message.id == message.message.id) {
+    if let Some(shown) = thread
+        .iter_mut()
+        .find(|m| m.message.id == message.message.id)
+    {
         if let Some(delivery) = &message.delivery {
             apply_delivery_to(shown, delivery);
         }
@@ -141,7 +144,10 @@ pub fn insert_message(thread: &mut Vec<AgentMessage>, message: AgentMessage) -> 
 pub fn merge_thread(current: &[AgentMessage], fetched: Vec<AgentMessage>) -> Vec<AgentMessage> {
     let mut merged = fetched;
     for message in current {
-        match merged.iter_mut().find(|m| m.message.id == message.message.id) {
+        match merged
+            .iter_mut()
+            .find(|m| m.message.id == message.message.id)
+        {
             Some(fetched) => {
                 if let Some(delivery) = &message.delivery {
                     apply_delivery_to(fetched, delivery);
@@ -557,7 +563,11 @@ mod tests {
             id,
             &delivery(DeliveryState::Pending, 10)
         ));
-        assert!(apply_delivery(&mut thread, id, &delivery(DeliveryState::Sent, 20)));
+        assert!(apply_delivery(
+            &mut thread,
+            id,
+            &delivery(DeliveryState::Sent, 20)
+        ));
         assert!(apply_delivery(
             &mut thread,
             id,

@@ -97,10 +97,7 @@ fn SavedResponsesAdmin() -> impl IntoView {
     let tag_errors = Memo::new(move |_| {
         let mut problems = body.with(|b| template::check(b));
         problems.extend(subject.with(|s| template::check(s)));
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>()
     });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -454,9 +451,7 @@ fn inbound_table(entries: Vec<InboundMailEntry>) -> impl IntoView {
 
 fn inbound_row(entry: InboundMailEntry) -> impl IntoView {
     let received = time::clock(entry.received_at);
-    let from = entry
-        .from
-        .unwrap_or_else(|| strings::NOT_KNOWN.to_owned());
+    let from = entry.from.unwrap_or_else(|| strings::NOT_KNOWN.to_owned());
     let (outcome, class) = match entry.outcome {
         InboundMailOutcome::Kept => (strings::KEPT, "badge warning"),
         InboundMailOutcome::Ignored => (strings::IGNORED, "badge"),

@@ -432,14 +432,9 @@ fn Composer(id: ConversationId) -> impl IntoView {
     let last_attempt = StoredValue::new(None::<(ClientMessageId, String, Vec<AttachmentId>)>);
     let summary = Memo::new(move |_| inbox.summary(id));
     // Email is offered only when the relay can send it (E1).
-    let email_enabled = inbox
-        .session
-        .with_untracked(|s| s.settings.email_enabled);
+    let email_enabled = inbox.session.with_untracked(|s| s.settings.email_enabled);
     let channels = Memo::new(move |_| {
-        summary.with(|s| {
-            s.as_ref()
-                .map(|s| reply_channels(&s.state, email_enabled))
-        })
+        summary.with(|s| s.as_ref().map(|s| reply_channels(&s.state, email_enabled)))
     });
     let channel = move || {
         picked

@@ -9,8 +9,8 @@
 //! - [`inbound`]: the email door: routes a parsed email to its conversation and appends it.
 
 pub mod compose;
-pub mod http;
 pub mod html_text;
+pub mod http;
 pub mod inbound;
 pub mod outbox;
 pub mod parse;

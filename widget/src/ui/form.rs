@@ -55,7 +55,11 @@ pub fn FormSlot(
     let confirmation = move || match chat.form.with(|form| form.phase.clone()) {
         // With nobody online, the answer will come by email too (W6).
         Phase::Accepted(address, away) => {
-            let thanks = if away { text().form_thanks_away } else { text().form_thanks };
+            let thanks = if away {
+                text().form_thanks_away
+            } else {
+                text().form_thanks
+            };
             Some(thanks.replace("{email}", &address))
         }
         _ => None,
