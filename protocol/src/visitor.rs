@@ -245,7 +245,7 @@ impl Default for Theme {
 }
 
 /// What the relay did with a magic link (E6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkOutcome {
     /// This device now shows the email's conversation.
@@ -254,6 +254,19 @@ pub enum LinkOutcome {
     Expired,
     /// The link was altered or is not ours: the widget opens normally and says so.
     Invalid,
+}
+
+/// Read from its name by hand: serde's derive for a unit enum costs the widget more code than
+/// the match (its size budget). An outcome this build does not know reads as `Invalid`, so an
+/// older widget still says the link did not open its thread.
+impl<'de> Deserialize<'de> for LinkOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match String::deserialize(deserializer)?.as_str() {
+            "opened" => Self::Opened,
+            "expired" => Self::Expired,
+            _ => Self::Invalid,
+        })
+    }
 }
 
 /// Relay → widget.

@@ -70,6 +70,13 @@
         (location.protocol == 'https:' ? '; Secure' : '');
     }
 
+    // E6: an email's magic link (#natter-link=TOKEN) leaves the address bar at once, so a
+    // reload or a shared address does not carry it again; the app gets it in the boot object.
+    var link, rest = location.hash.slice(1).split('&').filter(function (p) {
+      return p.indexOf('natter-link=') ? 1 : (link = p.slice(12), 0);
+    }).join('&');
+    if (link) history.replaceState(history.state, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+
     function mount() {
       try {
         if (host !== undefined || d.getElementById('natter-widget')) return;
@@ -110,7 +117,7 @@
         // background once the page is idle, so agent replies arrive live and the launcher shows
         // the unread badge. A first-time visitor pays only for this loader until they show intent.
         // E6: a magic link from an email opens the chat on its thread at once, on any device.
-        if (/(^#|&)natter-link=/.test(location.hash)) load();
+        if (link) load();
         else if (vid) {
           idle = function () {
             (w.requestIdleCallback || setTimeout)(function () {
@@ -160,7 +167,8 @@
 
     function load() {
       label();
-      var boot = { root: app, launcher: btn, relay: base, site: site, locale: locale, emit: emit };
+      var boot = { root: app, launcher: btn, relay: base, site: site, locale: locale, emit: emit, link: link };
+      link = '';
       loading = import(base + APP_JS + (tries++ ? '?retry=' + tries : '')).then(function (m) {
         return m.default({ module_or_path: base + APP_WASM }).then(function () {
           if (!host) return;

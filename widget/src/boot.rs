@@ -24,6 +24,8 @@ pub struct Boot {
     pub locale: Locale,
     /// `emit(name, detail)`: delivers a widget event to the host's `natter('on', …)` listeners.
     pub emit: Function,
+    /// An email's magic-link token (E6), which the loader took out of the page's address.
+    pub link: Option<String>,
 }
 
 /// Reads and validates the boot object; the error says what is wrong.
@@ -40,6 +42,9 @@ pub fn read(boot: &JsValue) -> Result<Boot, String> {
         site: text(boot, "site")?,
         locale: Locale::resolve(&field(boot, "locale")?.as_string().unwrap_or_default()),
         emit: typed(boot, "emit", "a function")?,
+        link: field(boot, "link")?
+            .as_string()
+            .filter(|link| !link.is_empty()),
     })
 }
 

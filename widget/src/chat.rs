@@ -43,7 +43,7 @@ use crate::{
     events::{Emitter, WidgetEvent},
     form::FormState,
     identity_requests::IdentityRequests,
-    link, log,
+    log,
     outbox::{self, Outbox},
     strings::{Locale, Strings},
     thread::{team_name, Pending, Thread},
@@ -141,9 +141,9 @@ pub struct Chat {
     pub agents_online: RwSignal<bool>,
     /// The site's away message, shown while no agent is online (W6).
     pub away_message: RwSignal<Option<String>>,
-    /// A magic link that did not open its conversation (E6: expired or invalid): a notice the
-    /// visitor may dismiss; the chat works as usual.
-    pub link_notice: RwSignal<Option<LinkOutcome>>,
+    /// A magic link that did not open its conversation (E6: expired or invalid): the status
+    /// line says so until the visitor writes; the chat works as usual.
+    pub link_failed: RwSignal<bool>,
     /// Whether the panel is open. Change it with [`Chat::set_open`], which tells the host.
     pub open: RwSignal<bool>,
     pub locale: RwSignal<Locale>,
@@ -174,7 +174,7 @@ impl Chat {
         let chat = Self::new(boot);
         chat.restore_outbox();
         chat.watch_visibility();
-        let link = link::take();
+        let link = boot.link.clone();
         let linked = link.is_some();
         chat.session.update_value(|session| session.link = link);
         chat.connect(boot);
@@ -198,7 +198,7 @@ impl Chat {
             received_notice: RwSignal::new(false),
             agents_online: RwSignal::new(true),
             away_message: RwSignal::new(None),
-            link_notice: RwSignal::new(None),
+            link_failed: RwSignal::new(false),
             open: RwSignal::new(false),
             locale: RwSignal::new(boot.locale),
             unread: RwSignal::new(0),
@@ -288,6 +288,7 @@ impl Chat {
             return false;
         }
         self.interacted();
+        self.link_failed.set(false);
         let pending = Pending {
             client_id: ClientMessageId::new_random(),
             text: text.to_owned(),
@@ -480,7 +481,7 @@ impl Chat {
             } => {
                 // An expired or altered link opens the chat all the same, with a notice (E6).
                 if link.is_some_and(|outcome| outcome != LinkOutcome::Opened) {
-                    self.link_notice.set(link);
+                    self.link_failed.set(true);
                 }
                 let replace = self.welcomed(visitor, settings, known_email);
                 self.show_welcome(replace, conversation_id, messages, read_up_to);

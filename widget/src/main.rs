@@ -39,7 +39,6 @@
 //! - [`chat`]: the controller tying the connection, the thread, commands and events together.
 //! - [`identity_requests`]: where `identify` and `reset` stand until the relay answers them.
 //! - [`form`]: the email-capture form's state, placement and checks (W5, W6).
-//! - [`link`]: the magic link of an email (E6), taken out of the page's address on mount.
 //! - [`ui`]: the components (panel, message list, composer) and open/close behaviour.
 //! - [`upload`]: uploads a file to the relay with progress (W8).
 //! - [`style`]: the CSS injected into the shadow root (light and dark).
@@ -56,7 +55,6 @@ mod cookie;
 mod events;
 mod form;
 mod identity_requests;
-mod link;
 mod log;
 mod outbox;
 mod strings;

@@ -203,10 +203,7 @@ pub struct Strings {
     pub unread_many: &'static str,
     /// The panel's notice when an email's magic link (E6) has expired or is not valid: the
     /// chat opens as usual.
-    pub link_expired: &'static str,
-    pub link_invalid: &'static str,
-    /// The button that hides that notice.
-    pub dismiss: &'static str,
+    pub link_failed: &'static str,
 }
 
 pub const EN: Strings = Strings {
@@ -287,9 +284,7 @@ pub const EN: Strings = Strings {
     opens_in_new_tab: "(opens in a new tab)",
     unread_one: "1 unread message",
     unread_many: "{count} unread messages",
-    link_expired: "This link has expired. You can keep chatting here.",
-    link_invalid: "This link is not valid. You can keep chatting here.",
-    dismiss: "Dismiss",
+    link_failed: "This link has expired or is not valid. You can keep chatting here.",
 };
 
 pub const DE: Strings = Strings {
@@ -373,9 +368,7 @@ pub const DE: Strings = Strings {
     opens_in_new_tab: "(öffnet in einem neuen Tab)",
     unread_one: "1 ungelesene Nachricht",
     unread_many: "{count} ungelesene Nachrichten",
-    link_expired: "Dieser Link ist abgelaufen. Sie können hier weiterschreiben.",
-    link_invalid: "Dieser Link ist ungültig. Sie können hier weiterschreiben.",
-    dismiss: "Ausblenden",
+    link_failed: "Dieser Link ist abgelaufen oder ungültig. Sie können hier weiterschreiben.",
 };
 
 pub const FR: Strings = Strings {
@@ -459,9 +452,7 @@ pub const FR: Strings = Strings {
     opens_in_new_tab: "(s’ouvre dans un nouvel onglet)",
     unread_one: "1 message non lu",
     unread_many: "{count} messages non lus",
-    link_expired: "Ce lien a expiré. Vous pouvez continuer à discuter ici.",
-    link_invalid: "Ce lien n’est pas valide. Vous pouvez continuer à discuter ici.",
-    dismiss: "Masquer",
+    link_failed: "Ce lien a expiré ou n’est pas valide. Vous pouvez continuer à discuter ici.",
 };
 
 #[cfg(test)]

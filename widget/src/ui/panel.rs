@@ -12,7 +12,7 @@
 //! and, once the form is done, back to the composer.
 //!
 //! An email's magic link that has expired or is not valid (E6) opens the chat all the same,
-//! with a short notice in a polite live region, which the visitor may dismiss.
+//! with a short notice on the status line (a polite live region) until the visitor writes.
 
 use leptos::{ev::KeyboardEvent, html, prelude::*};
 
@@ -27,7 +27,6 @@ use crate::{
     form::{Placement, Situation},
     thread::Row,
 };
-use natter_protocol::visitor::LinkOutcome;
 
 #[component]
 pub fn Panel(
@@ -129,19 +128,6 @@ pub fn Panel(
             </div>
             <p class="status" role="status">{status}</p>
             <p class="status away" hidden=move || !away_shown()>{move || chat.away_message.get()}</p>
-            // Always in the DOM, so screen readers hear the notice when it appears.
-            <div aria-live="polite">
-                {move || link_notice(chat).map(|notice| view! {
-                    <p class="status">
-                        {notice}
-                        " "
-                        // Styled like Retry: a quiet text button.
-                        <button type="button" class="retry" on:click=move |_| chat.link_notice.set(None)>
-                            {tr(chat, |s| s.dismiss)}
-                        </button>
-                    </p>
-                })}
-            </div>
             <div class="body" node_ref=scroller>
                 <Messages chat input />
                 <FormSlot chat placement email />
@@ -154,25 +140,18 @@ pub fn Panel(
     }
 }
 
-/// The status line: how the connection is, or that a blocked contact's message was stored.
+/// The status line: how the connection is, that a blocked contact's message was stored, or that
+/// an email's magic link did not open its thread (E6; until the visitor writes).
 fn status_line(chat: Chat) -> &'static str {
     let text = chat.locale.get().strings();
     match chat.status.get() {
         Status::Online if chat.received_notice.get() => text.received,
+        // E6: the magic link did not open its thread (expired or altered).
+        Status::Online if chat.link_failed.get() => text.link_failed,
         Status::Online => "",
         Status::Connecting => text.connecting,
         Status::Reconnecting => text.reconnecting,
         Status::Unavailable => text.unavailable,
-    }
-}
-
-/// The notice about a magic link that did not open its conversation (E6), if any.
-fn link_notice(chat: Chat) -> Option<&'static str> {
-    let text = chat.locale.get().strings();
-    match chat.link_notice.get()? {
-        LinkOutcome::Expired => Some(text.link_expired),
-        LinkOutcome::Invalid => Some(text.link_invalid),
-        LinkOutcome::Opened => None,
     }
 }
 
