@@ -257,7 +257,16 @@ impl MailStore for SqliteStore {
     }
 
     async fn set_visitor_lang(&self, visitor: &VisitorId, lang: &str) -> Result<(), StoreError> {
-        // Only a change writes: the hello of every reconnect sends the language again.
+        // Every reconnect's hello sends the language again: read first, so an unchanged one
+        // never takes SQLite's write lock (an UPDATE that matches nothing still would).
+        let known: Option<Option<String>> =
+            sqlx::query_scalar("SELECT lang FROM visitors WHERE id = ?1")
+                .bind(&visitor.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        if known.flatten().as_deref() == Some(lang) {
+            return Ok(());
+        }
         sqlx::query("UPDATE visitors SET lang = ?2 WHERE id = ?1 AND lang IS NOT ?2")
             .bind(&visitor.0)
             .bind(lang)
