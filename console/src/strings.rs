@@ -181,7 +181,7 @@ pub const SAVE: &str = "Save";
 pub const CANCEL: &str = "Cancel";
 pub const OTHER_CONVERSATIONS: &str = "Other conversations";
 pub const EMAIL_BOUNCING: &str =
-    "Email bounced — no further emails are sent to this address until it is changed";
+    "Email bounced — no automatic emails go to this address until it is changed; a reply by email may bounce again";
 pub const NONE: &str = "None";
 
 // Admin screen (I1, I6, I11).

@@ -6,6 +6,7 @@
 //! follow it in one transaction, and only then publishes on the hub. Nothing is published
 //! that is not stored, and a resend of a stored message publishes and enqueues nothing.
 
+use natter_protocol::agent::{Delivery, DeliveryState};
 use natter_protocol::{AttachmentId, Author, Channel, ClientMessageId, ConversationId, Message};
 use uuid::Uuid;
 
@@ -164,6 +165,8 @@ pub async fn append_once(core: &Core, incoming: Incoming) -> Result<(Message, bo
     )?;
     let internal = incoming.internal;
     let has_jobs = !incoming.jobs.is_empty();
+    let unverified_sender = incoming.unverified_sender.clone();
+    let awaits_delivery = incoming.awaits_delivery;
     let Appended {
         message,
         conversation,
@@ -196,6 +199,12 @@ pub async fn append_once(core: &Core, incoming: Incoming) -> Result<(Message, bo
             message: message.clone(),
             origin: incoming.origin,
             internal,
+            unverified_sender,
+            delivery: awaits_delivery.then_some(Delivery {
+                state: DeliveryState::Pending,
+                detail: None,
+                updated_at: message.sent_at,
+            }),
         });
     }
     Ok((message, duplicate))

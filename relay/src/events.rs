@@ -50,6 +50,12 @@ pub enum Event {
         origin: Option<ConnectionId>,
         /// An internal comment (I7): for agents only, never for visitor sockets.
         internal: bool,
+        /// What agents see beside the message: an email from an address that is not the
+        /// contact's (E3), and the delivery of an email carrying it (E1).
+        #[serde(default)]
+        unverified_sender: Option<String>,
+        #[serde(default)]
+        delivery: Option<natter_protocol::agent::Delivery>,
     },
     /// Someone started or stopped typing in a conversation (W7). Never stored.
     Typing {

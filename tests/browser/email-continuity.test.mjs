@@ -6,43 +6,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after } from 'node:test';
 
 import {
-  agentApi, openConsole, openHostPage, screenshot, suite, waitForEvent,
+  agentApi, emailParts as parts, openConsole, openHostPage, screenshot, startSmtpSink, suite,
+  waitForEvent,
 } from './support.mjs';
 
-const root = process.env.NATTER_ROOT ?? new URL('../..', import.meta.url).pathname;
 const INGEST_SECRET = 'browser-ingest-secret';
 const SITE_URL = 'https://shop.example/help';
 
-/** A real SMTP server process on loopback that keeps what it receives as files. */
-async function startSink() {
-  const dir = mkdtempSync(join(tmpdir(), 'natter-smtp-'));
-  const child = spawn('python3', [join(root, 'tools', 'smtp_sink.py'), '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = line.match(/^PORT (\d+)/);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`smtp_sink exited with ${code}`)));
-  });
-  return {
-    port,
-    emails: () => readdirSync(dir).filter((name) => name.endsWith('.eml')).sort()
-      .map((name) => readFileSync(join(dir, name), 'utf8')),
-    stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); },
-  };
-}
-
-const sink = await startSink();
+const sink = await startSmtpSink();
 after(() => sink.stop());
 
 const stack = suite({
@@ -74,24 +48,6 @@ async function waitForEmail(count) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no email #${count} within 20 s`);
-}
-
-/** The decoded text/plain and text/html parts of a multipart/alternative email. */
-function parts(raw) {
-  const boundary = raw.match(/boundary="?([^"\r\n;]+)"?/)[1];
-  const decode = (part) => {
-    const [head, ...rest] = part.split(/\r?\n\r?\n/);
-    const body = rest.join('\n\n');
-    if (/content-transfer-encoding:\s*base64/i.test(head)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-    if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
-      return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
-    }
-    return body;
-  };
-  const pieces = raw.split(`--${boundary}`);
-  const text = pieces.find((piece) => /content-type:\s*text\/plain/i.test(piece));
-  const html = pieces.find((piece) => /content-type:\s*text\/html/i.test(piece));
-  return { text: decode(text.trim()), html: decode(html.trim()) };
 }
 
 test('the reply follows the visitor by email, their email reply comes back, the link reopens the thread', async () => {

@@ -7,12 +7,12 @@
 // openConsole() (the console, logged in). No sleeps: the relay prints its address only once it
 // is listening.
 // The lower-level helpers follow: relays, browser, host pages with any snippet, socket frames,
-// identity tokens, agent replies over the REST API.
+// identity tokens, agent replies over the REST API, a real SMTP server for email.
 
 import { before, after } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -557,4 +557,65 @@ export async function waitForAnimations(page) {
   await page.evaluate(() => Promise.all(document.getAnimations()
     .filter((animation) => animation.effect?.getTiming().iterations !== Infinity)
     .map((animation) => animation.finished.catch(() => null))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Email: a real SMTP server that keeps what the relay sends.
+
+/**
+ * A real SMTP server (tools/smtp_sink.py, aiosmtpd) on 127.0.0.1 that keeps every email it
+ * accepts as a file. Resolves once it listens to { port, emails(), waitForEmail(test, ms),
+ * stop() }: `emails()` lists the raw emails received so far, oldest first; `waitForEmail`
+ * resolves with the first one for which `test(raw)` holds (waiting for it, every 100 ms).
+ * Recipients steer its answer: a local part starting with `reject` gets 550 (permanent), one
+ * starting with `tempfail` 451 (transient). Start it at the top of a test file, before suite()
+ * (its port goes in the relay's `[mail] smtp_port`, with `smtp_tls = "none"`), and stop it in an
+ * after() hook.
+ */
+export async function startSmtpSink() {
+  const dir = mkdtempSync(join(tmpdir(), 'natter-smtp-'));
+  const child = spawn('python3', [join(root, 'tools', 'smtp_sink.py'), '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = line.match(/^PORT (\d+)/);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`smtp_sink exited with ${code}`)));
+  });
+  const emails = () => readdirSync(dir).filter((name) => name.endsWith('.eml')).sort()
+    .map((name) => readFileSync(join(dir, name), 'utf8'));
+  return {
+    port,
+    emails,
+    async waitForEmail(test = () => true, ms = 20_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const found = emails().find(test);
+        if (found !== undefined) return found;
+        if (Date.now() > deadline) throw new Error(`no such email at the SMTP sink within ${ms} ms: ${test}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** The decoded text/plain and text/html parts of a raw multipart/alternative email. */
+export function emailParts(raw) {
+  const boundary = raw.match(/boundary="?([^"\r\n;]+)"?/)[1];
+  const decode = (part) => {
+    const [head, ...rest] = part.split(/\r?\n\r?\n/);
+    const body = rest.join('\n\n');
+    if (/content-transfer-encoding:\s*base64/i.test(head)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+    if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
+      return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+    }
+    return body;
+  };
+  const pieces = raw.split(`--${boundary}`);
+  const text = pieces.find((piece) => /content-type:\s*text\/plain/i.test(piece));
+  const html = pieces.find((piece) => /content-type:\s*text\/html/i.test(piece));
+  return { text: decode(text.trim()), html: decode(html.trim()) };
 }

@@ -621,6 +621,15 @@ async fn an_email_reply_lands_in_its_conversation_once_and_a_stranger_is_flagged
         "Send it to me",
     );
     ingest(&relay, &raw).await?;
+    // Flagged live too, not only on a refetch.
+    let live = next_agent_frame(&mut agents, |frame| match frame {
+        AgentServerFrame::MessageAdded { message } if message.message.text == "Send it to me" => {
+            Some(message)
+        }
+        _ => None,
+    })
+    .await?;
+    assert_eq!(live.unverified_sender.as_deref(), Some("eve@evil.example"));
     let detail = agent.detail(visitor.conversation).await?;
     let last = detail.messages.last().context("a message")?;
     assert_eq!(last.unverified_sender.as_deref(), Some("eve@evil.example"));
@@ -767,8 +776,18 @@ async fn no_unread_reply_email_goes_to_a_bouncing_address() -> Result<()> {
         --b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n\
         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example\r\n\r\n\
         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n";
-    assert_eq!(ingest(&relay, bounce).await?.outcome, "ignored");
     let agent = AgentClient::login_admin(&relay).await?;
+    let mut agents = agent.socket(&relay).await?;
+    assert_eq!(ingest(&relay, bounce).await?.outcome, "ignored");
+    // Open contact panels hear of it at once.
+    let bounced = next_agent_frame(&mut agents, |frame| match frame {
+        AgentServerFrame::ContactUpdated { contact } if contact.email == "gone@example.org" => {
+            Some(contact)
+        }
+        _ => None,
+    })
+    .await?;
+    assert!(bounced.email_bouncing);
     let sent = send_reply(
         &agent,
         visitor.conversation,

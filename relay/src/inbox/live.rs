@@ -196,7 +196,11 @@ async fn frames_for(
         // Read receipts are for the visitor; agents see read state in the row (I4).
         Event::ReadByAgents { .. } => Vec::new(),
         Event::MessageStored {
-            message, internal, ..
+            message,
+            internal,
+            unverified_sender,
+            delivery,
+            ..
         } => {
             let Some(conversation) = row(state, message.conversation_id).await? else {
                 return Ok(Vec::new());
@@ -210,8 +214,8 @@ async fn frames_for(
                     message: AgentMessage {
                         message: message.clone(),
                         internal: *internal,
-                        delivery: None,
-                        unverified_sender: None,
+                        delivery: delivery.clone(),
+                        unverified_sender: unverified_sender.clone(),
                     },
                 },
                 AgentServerFrame::ConversationUpdated { conversation },

@@ -77,7 +77,12 @@ pub async fn ingest(core: &Core, tokens: &MailTokens, raw: &[u8]) -> Result<Inge
         MailKind::Bounce { failed_recipients } => {
             let mut marked = 0;
             for address in failed_recipients {
-                marked += core.store.mark_bouncing(address, core.clock.now()).await?;
+                for contact in core.store.mark_bouncing(address, core.clock.now()).await? {
+                    marked += 1;
+                    // Open contact panels show it at once (no more unread-reply emails to it).
+                    core.hub
+                        .publish(Event::Inbox(InboxEvent::ContactUpdated(contact)));
+                }
             }
             let reason = format!(
                 "bounce for {} ({marked} contact(s) marked as bouncing)",

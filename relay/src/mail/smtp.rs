@@ -66,10 +66,8 @@ impl Mailer {
     }
 }
 
-/// The server's code and words when it answered, else what went wrong on the way.
+/// What went wrong, as agents see it on the message: lettre's text already carries the
+/// server's code and words when it answered (`permanent error (550): 5.1.1 No such user`).
 fn describe(error: &lettre::transport::smtp::Error) -> String {
-    match error.status() {
-        Some(code) => format!("{code} {error}"),
-        None => error.to_string(),
-    }
+    error.to_string()
 }

@@ -3,7 +3,7 @@
 //! language.
 
 use async_trait::async_trait;
-use natter_protocol::agent::{Delivery, InboundMailEntry, InboundMailOutcome};
+use natter_protocol::agent::{ContactInfo, Delivery, InboundMailEntry, InboundMailOutcome};
 use natter_protocol::{ConversationId, MessageId, Seq, UnixMillis};
 
 use super::StoreError;
@@ -64,8 +64,13 @@ pub trait MailStore: Send + Sync {
     async fn set_delivery(&self, message: MessageId, delivery: &Delivery)
         -> Result<(), StoreError>;
 
-    /// Marks every contact with this address (on any site) as bouncing. Returns how many.
-    async fn mark_bouncing(&self, address: &str, now: UnixMillis) -> Result<u64, StoreError>;
+    /// Marks every contact with this address (on any site) as bouncing. Returns the contacts
+    /// it changed (none when they were marked already), for the agents' live panels.
+    async fn mark_bouncing(
+        &self,
+        address: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<ContactInfo>, StoreError>;
 
     /// Keeps an inbound email that did not become a message. Returns its id.
     async fn keep_inbound_mail(&self, mail: NewInboundMail) -> Result<String, StoreError>;

@@ -2,14 +2,16 @@
 //! and `visitor_links` tables (migration `…_email.sql`), with the SQLite backend's semantics.
 
 use async_trait::async_trait;
-use natter_protocol::agent::{Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome};
+use natter_protocol::agent::{
+    ContactInfo, Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome,
+};
 use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::error::{run, Outcome};
-use super::rows::{channel_name, seq_value, uuid_from};
+use super::rows::{channel_name, contact_from_row, seq_value, uuid_from};
 use super::PostgresStore;
 use crate::identity::VisitorId;
 use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
@@ -221,17 +223,23 @@ impl MailStore for PostgresStore {
         .await
     }
 
-    async fn mark_bouncing(&self, address: &str, now: UnixMillis) -> Result<u64, StoreError> {
+    async fn mark_bouncing(
+        &self,
+        address: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<ContactInfo>, StoreError> {
         run(async {
-            Ok(sqlx::query(
+            let rows = sqlx::query(
                 "UPDATE contacts SET email_bouncing_since = $2
-                 WHERE lower(email) = $1 AND email_bouncing_since IS NULL",
+                 WHERE lower(email) = $1 AND email_bouncing_since IS NULL
+                 RETURNING id, email, email_verified, name, phone, company, blocked_at,
+                           email_bouncing_since",
             )
             .bind(address.trim().to_lowercase())
             .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(contact_from_row).collect()
         })
         .await
     }

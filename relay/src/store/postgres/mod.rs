@@ -313,14 +313,14 @@ mod tests {
         let thread = store.inbox_thread(email).await.unwrap();
         assert_eq!(thread[0].delivery.as_ref(), Some(&failed));
 
-        assert_eq!(
-            store.mark_bouncing(" ADA@example.com ", NOW).await.unwrap(),
-            1
-        );
-        assert_eq!(
-            store.mark_bouncing("ada@example.com", NOW).await.unwrap(),
-            0
-        );
+        let marked = store.mark_bouncing(" ADA@example.com ", NOW).await.unwrap();
+        assert_eq!(marked.len(), 1);
+        assert!(marked[0].email_bouncing);
+        assert!(store
+            .mark_bouncing("ada@example.com", NOW)
+            .await
+            .unwrap()
+            .is_empty());
         assert!(
             store
                 .inbox_contact(email)

@@ -72,7 +72,7 @@ fn inbox_from_row(row: &SqliteRow) -> Result<ConversationRecord, StoreError> {
     Ok(record)
 }
 
-fn contact_from_row(row: &SqliteRow) -> Result<ContactInfo, StoreError> {
+pub(super) fn contact_from_row(row: &SqliteRow) -> Result<ContactInfo, StoreError> {
     Ok(ContactInfo {
         id: ContactId(parse_uuid(row, "id")?),
         email: row.try_get("email")?,

@@ -2,12 +2,15 @@
 //! `visitor_links` tables (migration `…_email.sql`).
 
 use async_trait::async_trait;
-use natter_protocol::agent::{Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome};
+use natter_protocol::agent::{
+    ContactInfo, Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome,
+};
 use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::inbox::contact_from_row;
 use super::{channel_name, SqliteStore, SqliteTransaction};
 use crate::identity::VisitorId;
 use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
@@ -187,16 +190,22 @@ impl MailStore for SqliteStore {
         Ok(())
     }
 
-    async fn mark_bouncing(&self, address: &str, now: UnixMillis) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
+    async fn mark_bouncing(
+        &self,
+        address: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<ContactInfo>, StoreError> {
+        let rows = sqlx::query(
             "UPDATE contacts SET email_bouncing_since = ?2
-             WHERE email = ?1 AND email_bouncing_since IS NULL",
+             WHERE email = ?1 AND email_bouncing_since IS NULL
+             RETURNING id, email, email_verified, name, phone, company, blocked_at,
+                       email_bouncing_since",
         )
         .bind(address.trim().to_lowercase())
         .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(contact_from_row).collect()
     }
 
     async fn keep_inbound_mail(&self, mail: NewInboundMail) -> Result<String, StoreError> {
