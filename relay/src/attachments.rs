@@ -219,30 +219,58 @@ pub async fn save(
         .map(percent_decode)
         .map(|name| clean_name(&name))
         .unwrap_or_else(|| "file".into());
-    let access_token = random_token();
-    let stored = state
-        .store
-        .create_attachment(NewAttachment {
-            id,
-            conversation_id,
-            access_token: access_token.clone(),
-            name: name.clone(),
-            content_type: content_type.clone(),
-            size,
-            uploaded_by: uploader,
-            now: state.clock.now(),
-        })
-        .await;
-    if let Err(error) = stored {
-        let _ = tokio::fs::remove_file(&final_path).await;
-        return Err(error.into());
-    }
-    Ok(Attachment {
+    let file = StoredFile {
         id,
+        conversation_id,
         name,
         content_type,
         size,
-        url: url(id, &access_token),
+        uploader,
+    };
+    record(state, file, &final_path).await
+}
+
+/// A file written to disk, to record in the store.
+struct StoredFile {
+    id: AttachmentId,
+    conversation_id: ConversationId,
+    name: String,
+    content_type: String,
+    size: u64,
+    uploader: Uploader,
+}
+
+/// Records a file already on disk at `path` with a fresh access token; removes the file again
+/// if the store refuses it, so no file is left that nothing names.
+async fn record(
+    core: &crate::Core,
+    file: StoredFile,
+    path: &Path,
+) -> Result<Attachment, UploadError> {
+    let access_token = random_token();
+    let stored = core
+        .store
+        .create_attachment(NewAttachment {
+            id: file.id,
+            conversation_id: file.conversation_id,
+            access_token: access_token.clone(),
+            name: file.name.clone(),
+            content_type: file.content_type.clone(),
+            size: file.size,
+            uploaded_by: file.uploader,
+            now: core.clock.now(),
+        })
+        .await;
+    if let Err(error) = stored {
+        let _ = tokio::fs::remove_file(path).await;
+        return Err(error.into());
+    }
+    Ok(Attachment {
+        id: file.id,
+        name: file.name,
+        content_type: file.content_type,
+        size: file.size,
+        url: url(file.id, &access_token),
     })
 }
 
@@ -284,32 +312,15 @@ pub async fn save_bytes(
     file.write_all(bytes).await?;
     file.sync_all().await?;
     tokio::fs::rename(&partial_path, &final_path).await?;
-    let name = clean_name(name);
-    let access_token = random_token();
-    let stored = core
-        .store
-        .create_attachment(NewAttachment {
-            id,
-            conversation_id,
-            access_token: access_token.clone(),
-            name: name.clone(),
-            content_type: content_type.clone(),
-            size: bytes.len() as u64,
-            uploaded_by: Uploader::Visitor,
-            now: core.clock.now(),
-        })
-        .await;
-    if let Err(error) = stored {
-        let _ = tokio::fs::remove_file(&final_path).await;
-        return Err(error.into());
-    }
-    Ok(Attachment {
+    let file = StoredFile {
         id,
-        name,
+        conversation_id,
+        name: clean_name(name),
         content_type,
         size: bytes.len() as u64,
-        url: url(id, &access_token),
-    })
+        uploader: Uploader::Visitor,
+    };
+    record(core, file, &final_path).await
 }
 
 /// Writes the body to `path`, failing as soon as it passes `limit` bytes. Returns the size and

@@ -33,16 +33,8 @@ pub fn ensure_postgres() -> Result<()> {
     let started = Command::new("pg_ctlcluster")
         .args(["--skip-systemctl-redirect", &version, "main", "start"])
         .output();
-    let deadline = Instant::now() + START_TIMEOUT;
-    while Instant::now() < deadline {
-        if accepts(address) {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(200));
-    }
-    let detail = match started {
-        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        Err(error) => format!("could not run pg_ctlcluster: {error}"),
+    let Err(detail) = wait_until_accepts(address, started, "pg_ctlcluster") else {
+        return Ok(());
     };
     bail!(
         "PostgreSQL does not accept connections on {address} {}s after \
@@ -82,6 +74,22 @@ pub fn ensure_nats() -> Result<()> {
             "/var/log/nats-server.log",
         ])
         .output();
+    let Err(detail) = wait_until_accepts(address, started, "start-stop-daemon") else {
+        return Ok(());
+    };
+    bail!(
+        "NATS does not accept connections on {address} {}s after starting /usr/sbin/nats-server          ({detail}); the broker tests need it (see /var/log/nats-server.log)",
+        START_TIMEOUT.as_secs()
+    )
+}
+
+/// Waits up to [`START_TIMEOUT`] for a service that `started` (the output of `program`) is
+/// starting; `Err` carries what the start command said, for the error message.
+fn wait_until_accepts(
+    address: SocketAddr,
+    started: std::io::Result<std::process::Output>,
+    program: &str,
+) -> std::result::Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if accepts(address) {
@@ -89,14 +97,10 @@ pub fn ensure_nats() -> Result<()> {
         }
         sleep(Duration::from_millis(200));
     }
-    let detail = match started {
+    Err(match started {
         Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        Err(error) => format!("could not run start-stop-daemon: {error}"),
-    };
-    bail!(
-        "NATS does not accept connections on {address} {}s after starting /usr/sbin/nats-server          ({detail}); the broker tests need it (see /var/log/nats-server.log)",
-        START_TIMEOUT.as_secs()
-    )
+        Err(error) => format!("could not run {program}: {error}"),
+    })
 }
 
 fn accepts(address: SocketAddr) -> bool {

@@ -3,11 +3,64 @@
 //! language.
 
 use async_trait::async_trait;
-use natter_protocol::agent::{ContactInfo, Delivery, InboundMailEntry, InboundMailOutcome};
+use natter_protocol::agent::{
+    ContactInfo, Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome,
+};
 use natter_protocol::{ConversationId, MessageId, Seq, UnixMillis};
 
 use super::StoreError;
 use crate::identity::VisitorId;
+
+/// The thread's Message-IDs are kept newest-last; older ones beyond this are dropped (mail
+/// clients thread by any of them, RFC 5322 §3.6.4).
+pub(crate) const MAX_THREAD_MESSAGE_IDS: usize = 20;
+
+/// Appends `id` to a space-separated list of Message-IDs, once, keeping the newest. Shared by
+/// the backends, which store the list as text.
+pub(crate) fn with_message_id(ids: &str, id: &str) -> String {
+    let mut list: Vec<&str> = ids
+        .split_whitespace()
+        .filter(|known| *known != id)
+        .collect();
+    list.push(id);
+    let skip = list.len().saturating_sub(MAX_THREAD_MESSAGE_IDS);
+    list[skip..].join(" ")
+}
+
+/// How every backend spells a delivery state in its column.
+pub(crate) fn delivery_state_name(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+    }
+}
+
+/// The delivery state a column holds.
+pub(crate) fn delivery_state_from_name(name: &str) -> Result<DeliveryState, StoreError> {
+    match name {
+        "pending" => Ok(DeliveryState::Pending),
+        "sent" => Ok(DeliveryState::Sent),
+        "failed" => Ok(DeliveryState::Failed),
+        other => Err(StoreError::Corrupt(format!("delivery state {other:?}"))),
+    }
+}
+
+/// How every backend spells an inbound mail's outcome in its column.
+pub(crate) fn outcome_name(outcome: InboundMailOutcome) -> &'static str {
+    match outcome {
+        InboundMailOutcome::Kept => "kept",
+        InboundMailOutcome::Ignored => "ignored",
+    }
+}
+
+/// The outcome a column holds.
+pub(crate) fn outcome_from_name(name: &str) -> InboundMailOutcome {
+    match name {
+        "ignored" => InboundMailOutcome::Ignored,
+        _ => InboundMailOutcome::Kept,
+    }
+}
 
 /// What an outbound email needs to know about its conversation's email thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,4 +153,39 @@ pub trait MailStore: Send + Sync {
         address: &str,
         channel: natter_protocol::Channel,
     ) -> Result<Option<ConversationId>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_keeps_each_message_id_once_and_the_newest() {
+        assert_eq!(with_message_id("", "a@x"), "a@x");
+        assert_eq!(with_message_id("a@x b@x", "a@x"), "b@x a@x");
+        let many: Vec<String> = (0..MAX_THREAD_MESSAGE_IDS)
+            .map(|n| format!("{n}@x"))
+            .collect();
+        let kept = with_message_id(&many.join(" "), "new@x");
+        assert_eq!(kept.split(' ').count(), MAX_THREAD_MESSAGE_IDS);
+        assert!(kept.ends_with("new@x") && !kept.starts_with("0@x"));
+    }
+
+    #[test]
+    fn column_names_read_back() {
+        for state in [
+            DeliveryState::Pending,
+            DeliveryState::Sent,
+            DeliveryState::Failed,
+        ] {
+            assert_eq!(
+                delivery_state_from_name(delivery_state_name(state)).unwrap(),
+                state
+            );
+        }
+        assert!(delivery_state_from_name("lost").is_err());
+        for outcome in [InboundMailOutcome::Kept, InboundMailOutcome::Ignored] {
+            assert_eq!(outcome_from_name(outcome_name(outcome)), outcome);
+        }
+    }
 }

@@ -11,7 +11,7 @@
 pub mod conformance;
 mod error;
 mod inbox;
-mod mail;
+pub(crate) mod mail;
 mod postgres;
 mod records;
 mod sqlite;

@@ -2,9 +2,7 @@
 //! and `visitor_links` tables (migration `…_email.sql`), with the SQLite backend's semantics.
 
 use async_trait::async_trait;
-use natter_protocol::agent::{
-    ContactInfo, Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome,
-};
+use natter_protocol::agent::{ContactInfo, Delivery, InboundMailEntry};
 use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -14,11 +12,10 @@ use super::error::{run, Outcome};
 use super::rows::{channel_name, contact_from_row, seq_value, uuid_from};
 use super::PostgresStore;
 use crate::identity::VisitorId;
+use crate::store::mail::{
+    delivery_state_from_name, delivery_state_name, outcome_from_name, outcome_name, with_message_id,
+};
 use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
-
-/// The thread's Message-IDs are kept newest-last; older ones beyond this are dropped (mail
-/// clients thread by the first and the last few, RFC 5322 §3.6.4).
-const MAX_THREAD_MESSAGE_IDS: usize = 20;
 
 /// Starts a message's delivery as pending, inside its append transaction.
 pub(super) async fn insert_pending_delivery(
@@ -37,37 +34,17 @@ pub(super) async fn insert_pending_delivery(
     Ok(())
 }
 
-pub(super) fn delivery_state_name(state: DeliveryState) -> &'static str {
-    match state {
-        DeliveryState::Pending => "pending",
-        DeliveryState::Sent => "sent",
-        DeliveryState::Failed => "failed",
-    }
-}
-
 /// The `delivery_*` columns of a message joined with `message_deliveries`.
 pub(super) fn delivery_from_row(row: &PgRow) -> Outcome<Option<Delivery>> {
     let Some(state) = row.try_get::<Option<String>, _>("delivery_state")? else {
         return Ok(None);
     };
-    let state = match state.as_str() {
-        "pending" => DeliveryState::Pending,
-        "sent" => DeliveryState::Sent,
-        "failed" => DeliveryState::Failed,
-        other => return Err(StoreError::Corrupt(format!("delivery state {other:?}")).into()),
-    };
+    let state = delivery_state_from_name(&state)?;
     Ok(Some(Delivery {
         state,
         detail: row.try_get("delivery_detail")?,
         updated_at: row.try_get("delivery_updated_at")?,
     }))
-}
-
-fn outcome_name(outcome: InboundMailOutcome) -> &'static str {
-    match outcome {
-        InboundMailOutcome::Kept => "kept",
-        InboundMailOutcome::Ignored => "ignored",
-    }
 }
 
 fn inbound_from_row(row: &PgRow) -> Outcome<InboundMailEntry> {
@@ -76,26 +53,12 @@ fn inbound_from_row(row: &PgRow) -> Outcome<InboundMailEntry> {
     Ok(InboundMailEntry {
         id: row.try_get("id")?,
         received_at: row.try_get("received_at")?,
-        outcome: match outcome.as_str() {
-            "ignored" => InboundMailOutcome::Ignored,
-            _ => InboundMailOutcome::Kept,
-        },
+        outcome: outcome_from_name(&outcome),
         reason: row.try_get("reason")?,
         from: row.try_get("from_address")?,
         subject: row.try_get("subject")?,
         size: size.max(0) as u64,
     })
-}
-
-/// Appends `id` to a space-separated list of Message-IDs, once, keeping the newest.
-fn with_message_id(ids: &str, id: &str) -> String {
-    let mut list: Vec<&str> = ids
-        .split_whitespace()
-        .filter(|known| *known != id)
-        .collect();
-    list.push(id);
-    let skip = list.len().saturating_sub(MAX_THREAD_MESSAGE_IDS);
-    list[skip..].join(" ")
 }
 
 impl PostgresStore {
@@ -352,22 +315,5 @@ impl MailStore for PostgresStore {
                 .transpose()?)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_thread_keeps_each_message_id_once_and_the_newest() {
-        assert_eq!(with_message_id("", "a@x"), "a@x");
-        assert_eq!(with_message_id("a@x b@x", "a@x"), "b@x a@x");
-        let many: Vec<String> = (0..MAX_THREAD_MESSAGE_IDS)
-            .map(|n| format!("{n}@x"))
-            .collect();
-        let kept = with_message_id(&many.join(" "), "new@x");
-        assert_eq!(kept.split(' ').count(), MAX_THREAD_MESSAGE_IDS);
-        assert!(kept.ends_with("new@x") && !kept.starts_with("0@x"));
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use natter_protocol::agent::{
     AgentMessage, AuditEntry, ContactBrief, ContactId, ContactInfo, ConversationStatus, Delivery,
-    DeliveryState, Group, GroupId, SavedResponse, SavedResponseId, SavedResponseInput,
+    Group, GroupId, SavedResponse, SavedResponseId, SavedResponseInput,
 };
 use natter_protocol::{AgentId, ConversationId, UnixMillis};
 use sqlx::sqlite::SqliteRow;
@@ -15,6 +15,7 @@ use super::{
     agent_from_row, channel_name, conversation_from_row, message_from_row, parse_channel,
     parse_uuid, role_name, SqliteStore, AGENT_COLUMNS, MESSAGE_COLUMNS,
 };
+use crate::store::mail::delivery_state_from_name;
 use crate::store::{
     AgentChanges, AgentRecord, AssigneeScope, ContactChanges, ConversationRecord, InboxStore,
     ListQuery, NewAuditEntry, StoreError,
@@ -92,12 +93,7 @@ fn delivery_from_row(row: &SqliteRow) -> Result<Option<Delivery>, StoreError> {
     let Some(state) = row.try_get::<Option<String>, _>("delivery_state")? else {
         return Ok(None);
     };
-    let state = match state.as_str() {
-        "pending" => DeliveryState::Pending,
-        "sent" => DeliveryState::Sent,
-        "failed" => DeliveryState::Failed,
-        other => return Err(StoreError::Corrupt(format!("delivery state {other:?}"))),
-    };
+    let state = delivery_state_from_name(&state)?;
     Ok(Some(Delivery {
         state,
         detail: row.try_get("delivery_detail")?,

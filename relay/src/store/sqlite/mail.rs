@@ -2,9 +2,7 @@
 //! `visitor_links` tables (migration `…_email.sql`).
 
 use async_trait::async_trait;
-use natter_protocol::agent::{
-    ContactInfo, Delivery, DeliveryState, InboundMailEntry, InboundMailOutcome,
-};
+use natter_protocol::agent::{ContactInfo, Delivery, InboundMailEntry};
 use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -13,11 +11,8 @@ use uuid::Uuid;
 use super::inbox::contact_from_row;
 use super::{channel_name, SqliteStore, SqliteTransaction};
 use crate::identity::VisitorId;
+use crate::store::mail::{delivery_state_name, outcome_from_name, outcome_name, with_message_id};
 use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
-
-/// The thread's Message-IDs are kept newest-last; older ones beyond this are dropped (mail
-/// clients thread by the first and the last few, RFC 5322 §3.6.4).
-const MAX_THREAD_MESSAGE_IDS: usize = 20;
 
 /// Starts a message's delivery as pending, inside its append transaction.
 pub(super) async fn insert_pending_delivery(
@@ -36,47 +31,18 @@ pub(super) async fn insert_pending_delivery(
     Ok(())
 }
 
-fn delivery_state_name(state: DeliveryState) -> &'static str {
-    match state {
-        DeliveryState::Pending => "pending",
-        DeliveryState::Sent => "sent",
-        DeliveryState::Failed => "failed",
-    }
-}
-
-fn outcome_name(outcome: InboundMailOutcome) -> &'static str {
-    match outcome {
-        InboundMailOutcome::Kept => "kept",
-        InboundMailOutcome::Ignored => "ignored",
-    }
-}
-
 fn inbound_from_row(row: &SqliteRow) -> Result<InboundMailEntry, StoreError> {
     let outcome: String = row.try_get("outcome")?;
     let size: i64 = row.try_get("size")?;
     Ok(InboundMailEntry {
         id: row.try_get("id")?,
         received_at: row.try_get("received_at")?,
-        outcome: match outcome.as_str() {
-            "ignored" => InboundMailOutcome::Ignored,
-            _ => InboundMailOutcome::Kept,
-        },
+        outcome: outcome_from_name(&outcome),
         reason: row.try_get("reason")?,
         from: row.try_get("from_address")?,
         subject: row.try_get("subject")?,
         size: size.max(0) as u64,
     })
-}
-
-/// Appends `id` to a space-separated list of Message-IDs, once, keeping the newest.
-fn with_message_id(ids: &str, id: &str) -> String {
-    let mut list: Vec<&str> = ids
-        .split_whitespace()
-        .filter(|known| *known != id)
-        .collect();
-    list.push(id);
-    let skip = list.len().saturating_sub(MAX_THREAD_MESSAGE_IDS);
-    list[skip..].join(" ")
 }
 
 impl SqliteStore {
@@ -306,22 +272,5 @@ impl MailStore for SqliteStore {
                 .map_err(|error| StoreError::Corrupt(format!("conversation id: {error}")))
         })
         .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_thread_keeps_each_message_id_once_and_the_newest() {
-        assert_eq!(with_message_id("", "a@x"), "a@x");
-        assert_eq!(with_message_id("a@x b@x", "a@x"), "b@x a@x");
-        let many: Vec<String> = (0..MAX_THREAD_MESSAGE_IDS)
-            .map(|n| format!("{n}@x"))
-            .collect();
-        let kept = with_message_id(&many.join(" "), "new@x");
-        assert_eq!(kept.split(' ').count(), MAX_THREAD_MESSAGE_IDS);
-        assert!(kept.ends_with("new@x") && !kept.starts_with("0@x"));
     }
 }
