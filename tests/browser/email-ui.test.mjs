@@ -414,7 +414,7 @@ test('the console with email on: templates, a reply by email with its subject, d
 
   // The bounced address is marked in its contact panel, fetched as the thread opens (E2).
   await row(page, 'reject-me@example.com').click();
-  await contact.getByText('Email bounced — no further emails are sent to this address until it is changed').waitFor();
+  await contact.getByText('Email bounced — no automatic emails go to this address until it is changed; a reply by email may bounce again').waitFor();
   await refused.getByRole('alert').getByText(/^Email not delivered: 550 /).waitFor();
   await screenshot(page, 'console-email-thread');
   assert.deepEqual(errors, []);

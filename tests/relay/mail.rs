@@ -551,7 +551,8 @@ async fn a_permanent_refusal_is_recorded_on_the_message() -> Result<()> {
     })
     .await?;
     assert_eq!(delivery.state, DeliveryState::Failed);
-    assert!(delivery.detail.unwrap_or_default().contains("550"));
+    let detail = delivery.detail.unwrap_or_default();
+    assert!(detail.starts_with("550 5.1.1 No such user"), "{detail}");
     Ok(())
 }
 

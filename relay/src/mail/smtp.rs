@@ -66,8 +66,14 @@ impl Mailer {
     }
 }
 
-/// What went wrong, as agents see it on the message: lettre's text already carries the
-/// server's code and words when it answered (`permanent error (550): 5.1.1 No such user`).
+/// What went wrong, as agents see it on the message: the server's code and words when it
+/// answered (`550 5.1.1 No such user here`), else what failed on the way. lettre's own text
+/// repeats the code (`permanent error (550): …`), so only the server's words are kept.
 fn describe(error: &lettre::transport::smtp::Error) -> String {
-    error.to_string()
+    let text = error.to_string();
+    match (error.status(), text.split_once("): ")) {
+        (Some(code), Some((_, words))) => format!("{code} {words}"),
+        (Some(code), None) => format!("{code} {text}"),
+        (None, _) => text,
+    }
 }
