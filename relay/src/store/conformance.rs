@@ -135,6 +135,7 @@ macro_rules! __store_conformance_checks {
             saved_responses_are_saved_listed_and_deleted,
             the_audit_log_lists_newest_first,
             a_mail_thread_collects_message_ids_and_its_first_subject,
+            concurrent_mail_thread_updates_lose_nothing,
             an_email_reply_starts_pending_and_its_delivery_can_change,
             an_unverified_sender_is_kept_on_the_message,
             a_bounce_marks_the_address_until_it_changes,
@@ -3001,6 +3002,36 @@ pub async fn a_mail_thread_collects_message_ids_and_its_first_subject(store: Arc
         store.mail_thread(ConversationId(Uuid::new_v4())).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// The outbox recording a sent email and the email door recording a received one touch the
+/// same thread at once (an agent's email reply and the visitor's answer): neither fails and no
+/// Message-ID is lost.
+pub async fn concurrent_mail_thread_updates_lose_nothing(store: Arc<dyn Store>) {
+    let (_, chat) = visitor_chat(&*store, "ada", NOW).await;
+    let tasks: Vec<_> = (0..12_u64)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let id = format!("m{n}@mail.example");
+                if n % 2 == 0 {
+                    store
+                        .record_mail_sent(chat, &id, n, "Subject", NOW + n as i64)
+                        .await
+                } else {
+                    store
+                        .record_mail_received(chat, &id, Some("Subject"), NOW + n as i64)
+                        .await
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let thread = store.mail_thread(chat).await.unwrap();
+    assert_eq!(thread.message_ids.len(), 12);
+    assert_eq!(thread.emailed_up_to, 10);
 }
 
 /// A reply an email will carry starts as pending in the same transaction; the outbox then

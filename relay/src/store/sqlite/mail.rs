@@ -56,6 +56,17 @@ impl SqliteStore {
         now: UnixMillis,
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
+        // Write first, so the transaction takes SQLite's write lock at once (waiting up to the
+        // busy timeout): a read first would make the later write fail with "database is
+        // locked" whenever the outbox and the email door update one thread at the same time.
+        sqlx::query(
+            "INSERT INTO conversation_mail (conversation_id, updated_at) VALUES (?1, ?2)
+             ON CONFLICT (conversation_id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(conversation.0.to_string())
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
         let known: Option<String> = sqlx::query_scalar(
             "SELECT message_ids FROM conversation_mail WHERE conversation_id = ?1",
         )
