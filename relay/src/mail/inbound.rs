@@ -220,7 +220,7 @@ async fn append(
             Err(error) => notes.push(format!("{} ({error})", file.file_name)),
         }
     }
-    let text = visible_text(mail, &notes, attachments.is_empty());
+    let text = message_text(mail, &notes, attachments.is_empty());
     let mut incoming = Incoming::text(
         route.conversation_id,
         client_id,
@@ -259,7 +259,7 @@ async fn append(
 
 /// The text to store: the visible reply, with a line per file that could not be kept; the
 /// subject when the body is empty and no file came with it.
-fn visible_text(mail: &InboundMail, dropped: &[String], no_files: bool) -> String {
+fn message_text(mail: &InboundMail, dropped: &[String], no_files: bool) -> String {
     let mut text = mail.text.trim().to_owned();
     for name in dropped {
         if !text.is_empty() {

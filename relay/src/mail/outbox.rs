@@ -110,6 +110,7 @@ pub struct MailJobs {
 
 /// A conversation's thread and contact, as an email needs them.
 struct Context {
+    conversation: ConversationId,
     site: SiteConfig,
     thread: Vec<AgentMessage>,
     contact: ContactInfo,
@@ -168,6 +169,7 @@ impl MailJobs {
             .await
             .map_err(store_failed)?;
         Ok(Some(Context {
+            conversation,
             site,
             thread,
             contact,
@@ -184,10 +186,7 @@ impl MailJobs {
         new_messages: Vec<Message>,
         earlier: Vec<Message>,
     ) -> Outgoing {
-        let conversation = new_messages
-            .first()
-            .map(|message| message.conversation_id)
-            .unwrap_or(ConversationId(uuid::Uuid::nil()));
+        let conversation = context.conversation;
         let now = self.clock.now();
         let mail = &self.config.mail;
         let link = context.site.url.as_ref().map(|url| {
