@@ -1,29 +1,28 @@
-//! Attachments (W8, I13): uploads from visitors and agents, kept on disk, served by capability
-//! URL.
+//! Attachments (W8, I13): uploads from visitors and agents, kept in the blob store
+//! ([`crate::blobs`]: a local directory, or one every node shares), served by capability URL.
 //!
 //! A file is uploaded first (`POST /v1/visitor/attachments`, or
 //! `POST /v1/agent/conversations/{id}/attachments`) and then sent by naming its id in a
-//! message. The upload is streamed to disk and cut off at `Limits::max_attachment_bytes`; its
-//! type must be on the allow-list *and* match the file's first bytes where the format has a
-//! signature. Downloads need the random access token that only the conversation's visitor and
+//! message. Its type must be on the allow-list *and* match the file's first bytes where the
+//! format has a signature (checked on the first bytes, before anything is stored); the upload
+//! is then streamed to the store and cut off at `Limits::max_attachment_bytes`. The object key
+//! is the attachment's id. Downloads need the random access token that only the conversation's visitor and
 //! agents are given; files are served with `nosniff` and a sandboxing CSP so an upload can never
 //! run as a page on the relay's origin.
 
-use std::path::{Path, PathBuf};
-
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use natter_protocol::files;
 use natter_protocol::visitor::{upload_header, VISITOR_UPLOAD_PATH};
 use natter_protocol::{Attachment, AttachmentId, ConversationId, ErrorCode};
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
+use crate::blobs::BlobError;
 use crate::error::{HttpError, StoreError};
 use crate::identity::random_token;
 use crate::store::NewAttachment;
@@ -32,6 +31,9 @@ use crate::AppState;
 
 /// Longest stored file name; longer ones are shortened (keeping the extension).
 const MAX_NAME_CHARS: usize = 120;
+
+/// How many first bytes the signature check reads (WebP needs 12).
+const HEAD_BYTES: usize = 16;
 
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +50,18 @@ pub enum UploadError {
     #[error("the file is empty")]
     Empty,
     #[error("could not store the file: {0}")]
-    Io(#[from] std::io::Error),
+    Blob(BlobError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<BlobError> for UploadError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::TooLarge { limit } => Self::TooLarge { limit },
+            error => Self::Blob(error),
+        }
+    }
 }
 
 impl From<UploadError> for HttpError {
@@ -67,7 +78,7 @@ impl From<UploadError> for HttpError {
                 error.to_string(),
             ),
             UploadError::Empty => Self::invalid(error.to_string()),
-            UploadError::Io(error) => Self::internal(error),
+            UploadError::Blob(error) => Self::internal(error),
             UploadError::Store(error) => error.into(),
         }
     }
@@ -156,8 +167,8 @@ async fn visitor_upload_inner(
     .await?)
 }
 
-/// Streams the body to disk within the size limit, checks its type, and records it. (The
-/// agents' upload endpoint is in `inbox`, which checks the session first.)
+/// Checks the upload's type, streams it to the blob store within the size limit, and records
+/// it. (The agents' upload endpoint is in `inbox`, which checks the session first.)
 pub async fn save(
     state: &AppState,
     headers: &HeaderMap,
@@ -165,19 +176,11 @@ pub async fn save(
     conversation_id: ConversationId,
     uploader: Uploader,
 ) -> Result<Attachment, UploadError> {
-    let allowed = &state.config.attachments.allowed_types;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .map(|value| files::base_type(value).to_ascii_lowercase())
         .unwrap_or_default();
-    // The same rule the widget checks before uploading.
-    if !files::type_allowed(allowed, &content_type) {
-        return Err(UploadError::TypeNotAllowed {
-            content_type,
-            allowed: allowed.join(", "),
-        });
-    }
+    let content_type = allowed_type(&state.config, content_type)?;
     let limit = state.config.limits.max_attachment_bytes;
     // Refuse early when the client says how big it is.
     let declared_length = headers
@@ -187,32 +190,8 @@ pub async fn save(
     if declared_length.is_some_and(|length| length > limit) {
         return Err(UploadError::TooLarge { limit });
     }
-
-    let dir = state.config.attachments_dir();
-    tokio::fs::create_dir_all(&dir).await?;
     let id = AttachmentId(Uuid::new_v4());
-    let final_path = dir.join(id.0.to_string());
-    let partial_path = dir.join(format!("{}.partial", id.0));
-    let written = stream_to_file(body, &partial_path, limit).await;
-    let (size, head) = match written {
-        Ok(written) => written,
-        Err(error) => {
-            let _ = tokio::fs::remove_file(&partial_path).await;
-            return Err(error);
-        }
-    };
-    if size == 0 {
-        let _ = tokio::fs::remove_file(&partial_path).await;
-        return Err(UploadError::Empty);
-    }
-    if !content_matches(&content_type, &head) {
-        let _ = tokio::fs::remove_file(&partial_path).await;
-        return Err(UploadError::ContentMismatch {
-            declared: content_type,
-        });
-    }
-    tokio::fs::rename(&partial_path, &final_path).await?;
-
+    let size = store_body(state, id, &content_type, body, limit).await?;
     let name = headers
         .get(upload_header::FILENAME)
         .and_then(|value| value.to_str().ok())
@@ -227,10 +206,84 @@ pub async fn save(
         size,
         uploader,
     };
-    record(state, file, &final_path).await
+    record(state, file).await
 }
 
-/// A file written to disk, to record in the store.
+/// The declared type, lower-case without parameters, if it is on the allow-list (the same
+/// rule the widget and the console check before uploading).
+fn allowed_type(config: &crate::config::Config, declared: &str) -> Result<String, UploadError> {
+    let content_type = files::base_type(declared).to_ascii_lowercase();
+    let allowed = &config.attachments.allowed_types;
+    if !files::type_allowed(allowed, &content_type) {
+        return Err(UploadError::TypeNotAllowed {
+            content_type,
+            allowed: allowed.join(", "),
+        });
+    }
+    Ok(content_type)
+}
+
+/// Checks the body's first bytes against its type, then streams all of it to the blob store
+/// under the attachment's id. Returns the size.
+async fn store_body(
+    core: &crate::Core,
+    id: AttachmentId,
+    content_type: &str,
+    body: Body,
+    limit: u64,
+) -> Result<u64, UploadError> {
+    let mut body = body
+        .into_data_stream()
+        .map_err(|error| std::io::Error::other(error.to_string()));
+    let head = read_head(&mut body).await?;
+    check_head(content_type, &head)?;
+    let whole = futures_util::stream::iter(head.chunks.into_iter().map(Ok)).chain(body);
+    Ok(core.blobs.put(&id.0.to_string(), whole, limit).await?)
+}
+
+/// The first bytes of an upload, read before anything is stored.
+struct Head {
+    /// The chunks read so far, to store in front of the rest of the body.
+    chunks: Vec<Bytes>,
+    /// Their first [`HEAD_BYTES`] bytes, for the signature check.
+    bytes: Vec<u8>,
+}
+
+/// Reads chunks until [`HEAD_BYTES`] bytes are in, or the body ends.
+async fn read_head<S>(body: &mut S) -> Result<Head, UploadError>
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Unpin,
+{
+    let mut head = Head {
+        chunks: Vec::new(),
+        bytes: Vec::with_capacity(HEAD_BYTES),
+    };
+    while head.bytes.len() < HEAD_BYTES {
+        let Some(chunk) = body.next().await else {
+            break;
+        };
+        let chunk = chunk.map_err(BlobError::Body)?;
+        let wanted = HEAD_BYTES - head.bytes.len();
+        head.bytes.extend(chunk.iter().take(wanted));
+        head.chunks.push(chunk);
+    }
+    Ok(head)
+}
+
+/// Refuses an empty file, or one whose first bytes are not of its declared type.
+fn check_head(content_type: &str, head: &Head) -> Result<(), UploadError> {
+    if head.bytes.is_empty() {
+        return Err(UploadError::Empty);
+    }
+    if !content_matches(content_type, &head.bytes) {
+        return Err(UploadError::ContentMismatch {
+            declared: content_type.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// A file in the blob store, to record in the database.
 struct StoredFile {
     id: AttachmentId,
     conversation_id: ConversationId,
@@ -240,13 +293,9 @@ struct StoredFile {
     uploader: Uploader,
 }
 
-/// Records a file already on disk at `path` with a fresh access token; removes the file again
-/// if the store refuses it, so no file is left that nothing names.
-async fn record(
-    core: &crate::Core,
-    file: StoredFile,
-    path: &Path,
-) -> Result<Attachment, UploadError> {
+/// Records a file already in the blob store with a fresh access token; removes the file again
+/// if the database refuses it, so no file is left that nothing names.
+async fn record(core: &crate::Core, file: StoredFile) -> Result<Attachment, UploadError> {
     let access_token = random_token();
     let stored = core
         .store
@@ -262,7 +311,7 @@ async fn record(
         })
         .await;
     if let Err(error) = stored {
-        let _ = tokio::fs::remove_file(path).await;
+        core.blobs.discard(&file.id.0.to_string()).await;
         return Err(error.into());
     }
     Ok(Attachment {
@@ -283,14 +332,7 @@ pub async fn save_bytes(
     content_type: &str,
     bytes: &[u8],
 ) -> Result<Attachment, UploadError> {
-    let content_type = files::base_type(content_type).to_ascii_lowercase();
-    let allowed = &core.config.attachments.allowed_types;
-    if !files::type_allowed(allowed, &content_type) {
-        return Err(UploadError::TypeNotAllowed {
-            content_type,
-            allowed: allowed.join(", "),
-        });
-    }
+    let content_type = allowed_type(&core.config, content_type)?;
     let limit = core.config.limits.max_attachment_bytes;
     if bytes.len() as u64 > limit {
         return Err(UploadError::TooLarge { limit });
@@ -303,15 +345,10 @@ pub async fn save_bytes(
             declared: content_type,
         });
     }
-    let dir = core.config.attachments_dir();
-    tokio::fs::create_dir_all(&dir).await?;
     let id = AttachmentId(Uuid::new_v4());
-    let final_path = dir.join(id.0.to_string());
-    let partial_path = dir.join(format!("{}.partial", id.0));
-    let mut file = tokio::fs::File::create(&partial_path).await?;
-    file.write_all(bytes).await?;
-    file.sync_all().await?;
-    tokio::fs::rename(&partial_path, &final_path).await?;
+    core.blobs
+        .put_bytes(&id.0.to_string(), Bytes::copy_from_slice(bytes))
+        .await?;
     let file = StoredFile {
         id,
         conversation_id,
@@ -320,33 +357,7 @@ pub async fn save_bytes(
         size: bytes.len() as u64,
         uploader: Uploader::Visitor,
     };
-    record(core, file, &final_path).await
-}
-
-/// Writes the body to `path`, failing as soon as it passes `limit` bytes. Returns the size and
-/// the first bytes (for the type check).
-async fn stream_to_file(
-    body: Body,
-    path: &Path,
-    limit: u64,
-) -> Result<(u64, Vec<u8>), UploadError> {
-    let mut file = tokio::fs::File::create(path).await?;
-    let mut stream = body.into_data_stream();
-    let mut size: u64 = 0;
-    let mut head = Vec::with_capacity(16);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(UploadError::TooLarge { limit });
-        }
-        if head.len() < 16 {
-            head.extend(chunk.iter().take(16 - head.len()));
-        }
-        file.write_all(&chunk).await?;
-    }
-    file.sync_all().await?;
-    Ok((size, head))
+    record(core, file).await
 }
 
 /// Whether the first bytes fit the declared type, for formats that have a signature.
@@ -374,11 +385,17 @@ async fn download(
     if !crate::identity::constant_time_eq(token.as_bytes(), record.access_token.as_bytes()) {
         return Err(not_found());
     }
-    let path: PathBuf = state.config.attachments_dir().join(id.0.to_string());
-    let bytes = tokio::fs::read(&path).await.map_err(|error| {
-        tracing::error!(%error, path = %path.display(), "attachment file missing");
-        not_found()
-    })?;
+    let blob = state
+        .blobs
+        .get(&id.0.to_string())
+        .await
+        .map_err(|error| match error {
+            BlobError::NotFound => {
+                tracing::error!(attachment = %id.0, "attachment file missing");
+                not_found()
+            }
+            error => HttpError::internal(error),
+        })?;
     let inline =
         record.content_type.starts_with("image/") || record.content_type == "application/pdf";
     let disposition = format!(
@@ -386,8 +403,11 @@ async fn download(
         if inline { "inline" } else { "attachment" },
         percent_encode(&record.name)
     );
-    let mut response = Response::new(Body::from(bytes));
+    // Streamed from the store: a large file is never held in memory whole. A store failure
+    // half-way cuts the response short, which the client sees as a failed download.
+    let mut response = Response::new(Body::from_stream(blob.stream));
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
     let value = |text: &str| {
         HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("application/octet-stream"))
     };

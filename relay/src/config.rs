@@ -23,11 +23,12 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 15] = [
+const TOP_LEVEL_KEYS: [&str; 16] = [
     "addr",
     "data_dir",
     "database_url",
     "bus_url",
+    "blob_url",
     "public_url",
     "secret",
     "admin_email",
@@ -52,6 +53,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `nats://…` to connect several relay nodes; unset: this node alone (in memory).
     pub bus_url: Option<String>,
+    /// Where attachments are stored: `file:///shared/dir` or `s3://bucket/prefix` (with the
+    /// `AWS_*` environment variables), so every node serves every file. Unset: the local
+    /// `attachments.dir`, for a single node.
+    pub blob_url: Option<String>,
     /// The URL visitors and agents reach the relay at; only used in printed links.
     pub public_url: Option<String>,
     /// Key for signing visitor ids. Default: generated once into `<data_dir>/secret.key`.
@@ -225,6 +230,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             bus_url: None,
+            blob_url: None,
             public_url: None,
             secret: None,
             admin_email: "admin@example.com".into(),
@@ -264,6 +270,9 @@ impl Config {
     /// Refuses values that parse but cannot work.
     pub fn validated(self) -> Result<Self, ConfigError> {
         self.mail.validate()?;
+        if let Some(url) = &self.blob_url {
+            crate::blobs::check_url(url).map_err(|error| ConfigError(error.to_string()))?;
+        }
         for site in &self.sites {
             if let Some(url) = &site.url {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -668,6 +677,27 @@ mod tests {
         assert!(config.clone().validated().is_err());
         config.sites[0].url = Some("https://shop.example/help".into());
         assert!(config.validated().is_ok());
+    }
+
+    #[test]
+    fn blob_url_comes_from_the_environment_and_an_unknown_scheme_is_refused_at_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("NATTER_BLOB_URL", "s3://natter-files/attachments");
+            let config = Config::load(Path::new("missing.toml")).expect("loads");
+            assert_eq!(
+                config.blob_url.as_deref(),
+                Some("s3://natter-files/attachments")
+            );
+            jail.set_env("NATTER_BLOB_URL", "gs://natter-files");
+            let error = Config::load(Path::new("missing.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("blob_url") && error.contains("s3://"),
+                "{error}"
+            );
+            Ok(())
+        });
     }
 
     #[test]

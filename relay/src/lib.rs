@@ -17,6 +17,8 @@
 //! - `demo`: the demo site's token signer (`POST /demo/identity-token`).
 //! - [`assets`]: the loader, widget, console and demo pages.
 //! - [`attachments`]: uploads (size, type and signature checks), capability-URL downloads.
+//! - [`blobs`]: where attachments' bytes live (a local directory, or `blob_url`: S3 or a
+//!   shared directory), so any node serves any file.
 //! - [`mail`]: email continuity: the outbox jobs, the reply address and magic link, and the
 //!   inbound email door (`POST /v1/mail/inbound`, `natter-relay ingest-mail`).
 //!
@@ -25,6 +27,7 @@
 
 pub mod assets;
 pub mod attachments;
+pub mod blobs;
 pub mod broker;
 pub mod clock;
 pub mod config;
@@ -84,6 +87,8 @@ pub struct Core {
     pub jobs: Arc<JobRunner>,
     /// Signs and checks the reply address and the magic link of emails (E3, E6).
     pub mail_tokens: mail::tokens::MailTokens,
+    /// Where attachments' bytes live (shared by every node with `blob_url`).
+    pub blobs: blobs::Blobs,
 }
 
 /// Everything a request handler or socket task needs: the [`Core`] (reached through `Deref`,
@@ -151,6 +156,8 @@ pub enum StartError {
     Mail(#[from] mail::smtp::MailerConfigError),
     #[error("could not join the other relay nodes: {0}")]
     Bus(#[from] broker::nats::NatsError),
+    #[error("could not open the attachments store: {0}")]
+    Blobs(#[from] blobs::BlobError),
 }
 
 /// Opens the store (running migrations), loads the secret, renders the loader and creates the
@@ -197,6 +204,7 @@ pub async fn start_with(
     }
     let config = Arc::new(config);
     let mail_tokens = mail::tokens::MailTokens::new(&secret);
+    let blobs = blobs::Blobs::open(config.blob_url.as_deref(), &config.attachments_dir())?;
     if let Some(mailer) = mail::smtp::Mailer::from_config(&config.mail)? {
         let handler = Arc::new(mail::outbox::MailJobs {
             store: store.clone(),
@@ -223,6 +231,7 @@ pub async fn start_with(
             presence,
             jobs,
             mail_tokens,
+            blobs,
         },
         visitor_signer: VisitorSigner::new(&secret),
         shutdown,

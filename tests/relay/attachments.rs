@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 
 use crate::support::{send_frame, AgentClient, VisitorClient};
 
-const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+pub(crate) const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 fn png(size: usize) -> Vec<u8> {
     let mut bytes = PNG_SIGNATURE.to_vec();
@@ -18,7 +18,8 @@ fn png(size: usize) -> Vec<u8> {
     bytes
 }
 
-async fn upload(
+/// A visitor's upload (the widget's request), answered as it comes.
+pub(crate) async fn upload(
     relay: &TestRelay,
     visitor: &VisitorClient,
     content_type: &str,

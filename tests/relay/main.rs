@@ -4,6 +4,7 @@
 mod agent_api;
 mod attachments;
 mod availability;
+mod blobs;
 mod core;
 mod form;
 mod identity;
