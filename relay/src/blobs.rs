@@ -424,6 +424,16 @@ mod tests {
     }
 
     #[test]
+    fn an_s3_url_builds_a_store_without_contacting_it() {
+        // Building must not need the network: a node starts even while the store is away,
+        // and the first upload reports what is wrong. (No S3 is reachable from the tests.)
+        let blobs = Blobs::from_url("s3://natter-files/attachments").expect("store");
+        assert_eq!(blobs.prefix.as_ref(), "attachments");
+        assert_eq!(blobs.location("id").as_ref(), "attachments/id");
+        assert!(blobs.local_root.is_none());
+    }
+
+    #[test]
     fn only_file_and_s3_urls_are_accepted() {
         assert!(check_url("file:///srv/natter/attachments").is_ok());
         assert!(check_url("s3://bucket/natter").is_ok());
