@@ -33,7 +33,7 @@
 // A check is a test: a call that fails should panic on its own line.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -80,6 +80,7 @@ macro_rules! __store_conformance_checks {
             a_resent_client_id_is_stored_once,
             concurrent_appends_get_every_seq_exactly_once,
             concurrent_resends_store_one_copy,
+            concurrent_appends_to_many_conversations_store_each_once,
             appending_to_an_unknown_conversation_is_not_found,
             a_failed_append_stores_nothing,
             messages_of_every_author_kind_round_trip,
@@ -637,6 +638,79 @@ pub async fn concurrent_resends_store_one_copy(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
+}
+
+/// Many appends at once to several conversations (a group-committing backend writes them in
+/// shared batches), every fourth one racing a resend of itself: each message is stored
+/// exactly once, every conversation's seqs run 1..=n without gaps, and the resend is answered
+/// as a duplicate carrying the stored original.
+pub async fn concurrent_appends_to_many_conversations_store_each_once(store: Arc<dyn Store>) {
+    const CONVERSATIONS: usize = 6;
+    const PER_CONVERSATION: usize = 40;
+    let mut conversations = Vec::new();
+    for n in 0..CONVERSATIONS {
+        conversations.push(visitor_chat(&*store, &format!("visitor {n}"), NOW).await.1);
+    }
+    let mut messages = Vec::new();
+    for (c, conversation) in conversations.iter().enumerate() {
+        for n in 0..PER_CONVERSATION {
+            let text = format!("conversation {c} message {n}");
+            let message = new_message(*conversation, Author::Visitor, &text, NOW);
+            if n % 4 == 0 {
+                messages.push(message.clone());
+            }
+            messages.push(message);
+        }
+    }
+    // Released together, so they reach the store at the same moment.
+    let start = Arc::new(tokio::sync::Barrier::new(messages.len()));
+    let appends: Vec<_> = messages
+        .into_iter()
+        .map(|message| {
+            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                let client_id = message.client_id;
+                (client_id, store.append_message(message).await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers: HashMap<ClientMessageId, Vec<_>> = HashMap::new();
+    for append in appends {
+        let (client_id, appended) = append.await.unwrap();
+        answers.entry(client_id).or_default().push(appended);
+    }
+    assert_eq!(answers.len(), CONVERSATIONS * PER_CONVERSATION);
+    for (client_id, answers) in &answers {
+        let fresh: Vec<_> = answers.iter().filter(|a| !a.duplicate).collect();
+        assert_eq!(
+            fresh.len(),
+            1,
+            "{client_id:?} is stored by exactly one append"
+        );
+        for answer in answers {
+            assert_eq!(
+                answer.message, fresh[0].message,
+                "a resend gets the original"
+            );
+        }
+    }
+    let total = PER_CONVERSATION as Seq;
+    for conversation in conversations {
+        let (stored, _) = store.recent_messages(conversation, 1000).await.unwrap();
+        assert_eq!(seqs(&stored), (1..=total).collect::<Vec<_>>());
+        let distinct: HashSet<_> = stored.iter().map(|m| m.client_id).collect();
+        assert_eq!(distinct.len(), PER_CONVERSATION, "no message stored twice");
+        for message in &stored {
+            assert_eq!(answers[&message.client_id][0].message, *message);
+        }
+        let record = store
+            .inbox_conversation(conversation)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.summary.message_count, total);
+    }
 }
 
 pub async fn appending_to_an_unknown_conversation_is_not_found(store: Arc<dyn Store>) {

@@ -11,6 +11,9 @@ use super::PostgresStore;
 use crate::identity::VisitorId;
 use crate::store::{ContactDetails, ContactRecord, ContactStore, StoreError};
 
+/// How stale a visitor's `last_seen_at` may be before a hello writes it again.
+const LAST_SEEN_RESOLUTION_MS: i64 = 15 * 60 * 1000;
+
 #[async_trait]
 impl ContactStore for PostgresStore {
     async fn touch_visitor(
@@ -20,6 +23,20 @@ impl ContactStore for PostgresStore {
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
         run(async {
+            // Every hello touches the visitor, and a reconnect storm is many hellos: a known,
+            // recently seen visitor costs a read, not a commit and its WAL flush.
+            let known: Option<(Option<i64>, i64)> =
+                sqlx::query_as("SELECT forgotten_at, last_seen_at FROM visitors WHERE id = $1")
+                    .bind(&visitor.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            match known {
+                Some((Some(_forgotten), _)) => return Ok(false),
+                Some((None, last_seen)) if now - last_seen < LAST_SEEN_RESOLUTION_MS => {
+                    return Ok(true)
+                }
+                _ => {}
+            }
             let forgotten: Option<Option<i64>> = sqlx::query_scalar(
                 "INSERT INTO visitors (id, site, created_at, last_seen_at) VALUES ($1, $2, $3, $3)
                  ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at

@@ -11,6 +11,7 @@ use natter_protocol::agent::ConversationSummary;
 use natter_protocol::{
     Attachment, AttachmentId, Author, Channel, ConversationId, Message, MessageId, Seq, UnixMillis,
 };
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
@@ -63,6 +64,12 @@ impl ConversationStore for PostgresStore {
     async fn append_message(&self, new: NewMessage) -> Result<Appended, StoreError> {
         run(async {
             match append_in_transaction(&self.pool, &new).await? {
+                // Only a message sent with files has any to read back.
+                Some((message, conversation)) if new.attachments.is_empty() => Ok(Appended {
+                    message,
+                    conversation,
+                    duplicate: false,
+                }),
                 Some((message, conversation)) => Ok(Appended {
                     message: self.with_attachments(message).await?,
                     conversation,
@@ -219,18 +226,7 @@ async fn append_in_transaction(
     let mut transaction = pool.begin().await?;
     // The first statement takes the conversation's row lock (held to the commit): concurrent
     // appends to this conversation, from any node, wait here for their turn.
-    let sql = format!(
-        "UPDATE conversations
-         SET last_seq = last_seq + 1, last_activity_at = $2, last_message_preview = $3
-         WHERE id = $1 RETURNING {CONVERSATION_COLUMNS}"
-    );
-    let row = sqlx::query(&sql)
-        .bind(new.conversation_id.0.to_string())
-        .bind(new.now)
-        .bind(preview(&new.text))
-        .fetch_optional(&mut *transaction)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = next_seq(&mut transaction, new).await?;
     let conversation = conversation_from_row(&row)?;
     let message = Message {
         id: MessageId(Uuid::new_v4()),
@@ -249,7 +245,6 @@ async fn append_in_transaction(
         return Ok(None);
     }
     claim_attachments(&mut transaction, &message, &new.attachments).await?;
-    update_inbox_state(&mut transaction, &message, new.internal).await?;
     for job in &new.jobs {
         jobs::insert(&mut transaction, job, new.now).await?;
     }
@@ -321,45 +316,42 @@ async fn claim_attachments(
     Ok(())
 }
 
-/// Keeps the inbox state in step with a new message: a customer message reopens the
+/// Bumps the conversation's seq and, in the same statement (one round trip where there were
+/// two), keeps its inbox state in step with the message: a customer message reopens the
 /// conversation, marks it unread and starts the "waiting" clock (and a blocked contact's or
 /// visitor's new conversation is blocked too); an agent's reply stops it and counts as
-/// reading. Internal comments, the bot's and the relay's notices change neither.
-async fn update_inbox_state(
-    connection: &mut PgConnection,
-    message: &Message,
-    internal: bool,
-) -> Outcome<()> {
-    if internal {
-        return Ok(());
-    }
-    let conversation = message.conversation_id.0.to_string();
-    if message.author.is_customer() {
-        sqlx::query(
-            "UPDATE conversations SET status = 'open', unread = TRUE,
-                 awaiting_reply_since = COALESCE(awaiting_reply_since, $2),
-                 blocked = blocked
-                     OR EXISTS (SELECT 1 FROM visitors v
-                                WHERE v.id = conversations.visitor_id
-                                  AND v.blocked_at IS NOT NULL)
-                     OR EXISTS (SELECT 1 FROM contacts k
-                                WHERE k.id = conversations.contact_id
-                                  AND k.blocked_at IS NOT NULL)
-             WHERE id = $1",
-        )
-        .bind(&conversation)
-        .bind(message.sent_at)
-        .execute(connection)
-        .await?;
-    } else if matches!(message.author, Author::Agent { .. }) {
-        sqlx::query(
-            "UPDATE conversations SET unread = FALSE, awaiting_reply_since = NULL WHERE id = $1",
-        )
-        .bind(&conversation)
-        .execute(connection)
-        .await?;
-    }
-    Ok(())
+/// reading. Internal comments, the bot's and the relay's notices change neither. A resend
+/// rolls the transaction back, so none of it sticks for it.
+async fn next_seq(connection: &mut PgConnection, new: &NewMessage) -> Outcome<PgRow> {
+    let inbox_state = if new.internal {
+        ""
+    } else if new.author.is_customer() {
+        ", status = 'open', unread = TRUE,
+           awaiting_reply_since = COALESCE(awaiting_reply_since, $2),
+           blocked = blocked
+               OR EXISTS (SELECT 1 FROM visitors v
+                          WHERE v.id = conversations.visitor_id AND v.blocked_at IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM contacts k
+                          WHERE k.id = conversations.contact_id AND k.blocked_at IS NOT NULL)"
+    } else if matches!(new.author, Author::Agent { .. }) {
+        ", unread = FALSE, awaiting_reply_since = NULL"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE conversations
+         SET last_seq = last_seq + 1, last_activity_at = $2, last_message_preview = $3
+             {inbox_state}
+         WHERE id = $1 RETURNING {CONVERSATION_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(new.conversation_id.0.to_string())
+        .bind(new.now)
+        .bind(preview(&new.text))
+        .fetch_optional(connection)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(row)
 }
 
 impl PostgresStore {

@@ -246,7 +246,7 @@ impl InboxStore for SqliteStore {
         let changed =
             sqlx::query("UPDATE conversations SET unread = 0 WHERE id = ?1 AND unread = 1")
                 .bind(id.0.to_string())
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?
                 .rows_affected();
         Ok(changed > 0)
@@ -260,7 +260,7 @@ impl InboxStore for SqliteStore {
         let changed = sqlx::query("UPDATE conversations SET status = ?2 WHERE id = ?1")
             .bind(id.0.to_string())
             .bind(status_name(status))
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
             .rows_affected();
         Ok(changed > 0)
@@ -278,14 +278,14 @@ impl InboxStore for SqliteStore {
         .bind(id.0.to_string())
         .bind(agent.map(|a| a.0.to_string()))
         .bind(group.map(|g| g.0.to_string()))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?
         .rows_affected();
         Ok(changed > 0)
     }
 
     async fn inbox_delete_conversation(&self, id: ConversationId) -> Result<bool, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writes.begin().await?;
         // Explicitly, so the search index's delete trigger runs for every message.
         sqlx::query("DELETE FROM messages WHERE conversation_id = ?1")
             .bind(id.0.to_string())
@@ -306,7 +306,7 @@ impl InboxStore for SqliteStore {
         blocked: bool,
         now: UnixMillis,
     ) -> Result<Vec<ConversationId>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writes.begin().await?;
         let Some((visitor_id, contact_id)): Option<(Option<String>, Option<String>)> =
             sqlx::query_as("SELECT visitor_id, contact_id FROM conversations WHERE id = ?1")
                 .bind(id.0.to_string())
@@ -391,7 +391,7 @@ impl InboxStore for SqliteStore {
         changes: &ContactChanges,
         now: UnixMillis,
     ) -> Result<ContactInfo, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writes.begin().await?;
         let Some((site, visitor_id, contact_id)): Option<(String, String, Option<String>)> =
             sqlx::query_as("SELECT site, visitor_id, contact_id FROM conversations WHERE id = ?1")
                 .bind(id.0.to_string())
@@ -489,7 +489,7 @@ impl InboxStore for SqliteStore {
         id: AgentId,
         changes: &AgentChanges,
     ) -> Result<Option<AgentRecord>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writes.begin().await?;
         let changed = sqlx::query(
             "UPDATE agents SET name = COALESCE(?2, name), role = COALESCE(?3, role),
                  disabled = COALESCE(?4, disabled), password_hash = COALESCE(?5, password_hash)
@@ -549,7 +549,7 @@ impl InboxStore for SqliteStore {
         members: &[AgentId],
         now: UnixMillis,
     ) -> Result<Option<Group>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writes.begin().await?;
         let id = match id {
             Some(id) => {
                 let changed = sqlx::query("UPDATE agent_groups SET name = ?2 WHERE id = ?1")
@@ -646,7 +646,7 @@ impl InboxStore for SqliteStore {
                 .bind(&input.body)
                 .bind(now)
                 .bind(&input.subject)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?
                 .rows_affected();
                 if changed == 0 {
@@ -667,7 +667,7 @@ impl InboxStore for SqliteStore {
                 .bind(&input.body)
                 .bind(now)
                 .bind(&input.subject)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
                 id
             }
@@ -685,7 +685,7 @@ impl InboxStore for SqliteStore {
     async fn delete_saved_response(&self, id: SavedResponseId) -> Result<bool, StoreError> {
         let deleted = sqlx::query("DELETE FROM saved_responses WHERE id = ?1")
             .bind(id.0.to_string())
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
             .rows_affected();
         Ok(deleted > 0)
@@ -702,7 +702,7 @@ impl InboxStore for SqliteStore {
         .bind(entry.action)
         .bind(&entry.subject)
         .bind(&entry.details)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }

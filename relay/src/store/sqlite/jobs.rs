@@ -7,10 +7,10 @@
 use async_trait::async_trait;
 use natter_protocol::UnixMillis;
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{SqliteStore, SqliteTransaction};
+use super::SqliteStore;
 use crate::store::{JobRecord, JobState, JobStatus, JobStore, NewJob, StoreError};
 
 const INSERT_JOB: &str = "INSERT INTO jobs
@@ -34,12 +34,12 @@ fn bind_job<'q>(
 
 /// Enqueues a job inside a message's transaction. Returns whether it was new.
 pub(super) async fn insert(
-    transaction: &mut SqliteTransaction<'_>,
+    connection: &mut SqliteConnection,
     job: &NewJob,
     now: UnixMillis,
 ) -> Result<bool, StoreError> {
     let inserted = bind_job(job, now)
-        .execute(&mut **transaction)
+        .execute(connection)
         .await?
         .rows_affected();
     Ok(inserted == 1)
@@ -64,7 +64,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
 impl JobStore for SqliteStore {
     async fn enqueue_job(&self, job: NewJob, now: UnixMillis) -> Result<bool, StoreError> {
         let inserted = bind_job(&job, now)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
             .rows_affected();
         Ok(inserted == 1)
@@ -87,7 +87,7 @@ impl JobStore for SqliteStore {
              WHERE state = 'pending' AND attempts >= max_attempts AND locked_until <= ?1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         if kinds.is_empty() {
             return Ok(Vec::new());
@@ -116,7 +116,7 @@ impl JobStore for SqliteStore {
         for kind in kinds {
             query = query.bind(*kind);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.writes).await?;
         rows.iter().map(job_from_row).collect()
     }
 
@@ -134,7 +134,7 @@ impl JobStore for SqliteStore {
         .bind(id)
         .bind(worker)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?
         .rows_affected();
         Ok(done == 1)
@@ -163,7 +163,7 @@ impl JobStore for SqliteStore {
         .bind(state)
         .bind(run_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?
         .rows_affected();
         Ok(changed == 1)
@@ -173,7 +173,7 @@ impl JobStore for SqliteStore {
         Ok(
             sqlx::query("DELETE FROM jobs WHERE dedupe_key = ?1 AND state = 'pending'")
                 .bind(dedupe_key)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?
                 .rows_affected(),
         )

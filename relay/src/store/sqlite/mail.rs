@@ -5,18 +5,18 @@ use async_trait::async_trait;
 use natter_protocol::agent::{ContactInfo, Delivery, InboundMailEntry};
 use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use super::inbox::contact_from_row;
-use super::{channel_name, SqliteStore, SqliteTransaction};
+use super::{channel_name, SqliteStore};
 use crate::identity::VisitorId;
 use crate::store::mail::{delivery_state_name, outcome_from_name, outcome_name, with_message_id};
 use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
 
 /// Starts a message's delivery as pending, inside its append transaction.
 pub(super) async fn insert_pending_delivery(
-    transaction: &mut SqliteTransaction<'_>,
+    connection: &mut SqliteConnection,
     message: MessageId,
     now: UnixMillis,
 ) -> Result<(), StoreError> {
@@ -26,7 +26,7 @@ pub(super) async fn insert_pending_delivery(
     )
     .bind(message.0.to_string())
     .bind(now)
-    .execute(&mut **transaction)
+    .execute(connection)
     .await?;
     Ok(())
 }
@@ -55,7 +55,7 @@ impl SqliteStore {
         emailed_up_to: Seq,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writes.begin().await?;
         // Write first, so the transaction takes SQLite's write lock at once (waiting up to the
         // busy timeout): a read first would make the later write fail with "database is
         // locked" whenever the outbox and the email door update one thread at the same time.
@@ -162,7 +162,7 @@ impl MailStore for SqliteStore {
         .bind(delivery_state_name(delivery.state))
         .bind(&delivery.detail)
         .bind(delivery.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
@@ -180,7 +180,7 @@ impl MailStore for SqliteStore {
         )
         .bind(address.trim().to_lowercase())
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writes)
         .await?;
         rows.iter().map(contact_from_row).collect()
     }
@@ -199,7 +199,7 @@ impl MailStore for SqliteStore {
         .bind(&mail.from)
         .bind(&mail.subject)
         .bind(&mail.raw)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(id)
     }
@@ -237,7 +237,7 @@ impl MailStore for SqliteStore {
         .bind(&visitor.0)
         .bind(conversation.0.to_string())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
@@ -256,7 +256,7 @@ impl MailStore for SqliteStore {
         sqlx::query("UPDATE visitors SET lang = ?2 WHERE id = ?1 AND lang IS NOT ?2")
             .bind(&visitor.0)
             .bind(lang)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(())
     }
