@@ -273,6 +273,11 @@ impl Config {
         if let Some(url) = &self.blob_url {
             crate::blobs::check_url(url).map_err(|error| ConfigError(error.to_string()))?;
         }
+        if self.limits.presence_heartbeat_ms == 0 {
+            return Err(ConfigError(
+                "limits.presence_heartbeat_ms must be at least 1".into(),
+            ));
+        }
         for site in &self.sites {
             if let Some(url) = &site.url {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -477,6 +482,9 @@ pub struct Limits {
     pub agent_presence_grace_secs: u64,
     /// Inbox (I3): a visitor stays online (green) this long after their last widget socket.
     pub visitor_presence_grace_secs: u64,
+    /// Several nodes (R5): how often a node tells the others it is alive. A node silent for
+    /// two beats is presumed dead, and its sockets' presence ends a grace period later.
+    pub presence_heartbeat_ms: u64,
     /// Inbox (I2): conversations per page when the request does not say.
     pub inbox_page_size: u32,
     /// Inbox (I2): the most conversations one page may ask for.
@@ -518,6 +526,7 @@ impl Default for Limits {
             missed_after_secs: 30,
             agent_presence_grace_secs: 10,
             visitor_presence_grace_secs: 5,
+            presence_heartbeat_ms: 2000,
             inbox_page_size: 50,
             max_inbox_page_size: 200,
             max_search_chars: 200,

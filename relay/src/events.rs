@@ -70,6 +70,53 @@ pub enum Event {
     },
     /// Something in the inbox changed that only agent sockets show.
     Inbox(InboxEvent),
+    /// What one node tells the others about who is online on it ([`crate::presence`]). Goes
+    /// from node to node only: the hub never hands it to a socket.
+    Presence(PresenceGossip),
+}
+
+/// Whose presence: an agent's (their console sockets) or a visitor's (their widget sockets).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PresenceKey {
+    Agent(AgentId),
+    Visitor(VisitorId),
+}
+
+/// Someone online through one node's sockets (or within the grace period after them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceEntry {
+    pub online_since: UnixMillis,
+    /// The visitor's site (empty for agents).
+    pub site: String,
+    /// The conversation the visitor's widget shows, if it has one yet.
+    pub conversation: Option<ConversationId>,
+}
+
+/// The presence protocol between nodes. Each node numbers its changes (`seq`), so a node that
+/// missed one — the broker may drop — notices at the next change or heartbeat and asks for a
+/// snapshot instead of trusting a stale view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PresenceGossip {
+    /// Someone came online on the sending node (`Some`) or went offline there after their
+    /// grace period (`None`).
+    Changed {
+        seq: u64,
+        key: PresenceKey,
+        entry: Option<PresenceEntry>,
+    },
+    /// The heartbeat: the node is alive and has made `seq` changes. A node that stops beating
+    /// is dead, and its sockets' presence expires after the grace period.
+    Alive { seq: u64 },
+    /// Everyone online on the sending node as of change `seq`, in pages (`last` on the final
+    /// one) so a big node stays under the broker's message size.
+    Snapshot {
+        seq: u64,
+        entries: Vec<(PresenceKey, PresenceEntry)>,
+        last: bool,
+    },
+    /// A node asks for a snapshot: from one node (`Some`), or from all (`None`, at start-up
+    /// or after it missed events).
+    SnapshotWanted { from: Option<NodeId> },
 }
 
 /// Who is typing.

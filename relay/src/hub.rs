@@ -3,9 +3,15 @@
 //! nodes, whose events come back in through [`Hub::forward_from_broker`].
 //!
 //! A subscriber that falls behind is told so ([`HubRecvError::Lagged`]) and resynchronises
-//! from the store; nothing that must happen depends on the hub.
+//! from the store; nothing that must happen depends on the hub. When the broker drops events
+//! from other nodes, every subscriber of this node is told the same, since any of them may have
+//! missed something.
+//!
+//! Events meant for the other nodes themselves rather than their sockets (presence gossip) go
+//! to this node's [`NodeListener`], in order with the rest: a socket hearing of a message from
+//! node A has already had A's earlier presence news applied.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::sync::broadcast;
 
@@ -27,22 +33,43 @@ pub enum HubRecvError {
 /// A subscriber's end of the hub.
 pub struct Subscription {
     receiver: broadcast::Receiver<Arc<Event>>,
+    /// Bumped when the broker lost events from other nodes.
+    missed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Subscription {
     pub async fn recv(&mut self) -> Result<Arc<Event>, HubRecvError> {
-        match self.receiver.recv().await {
-            Ok(event) => Ok(event),
-            Err(broadcast::error::RecvError::Lagged(_)) => Err(HubRecvError::Lagged),
-            Err(broadcast::error::RecvError::Closed) => Err(HubRecvError::Closed),
+        tokio::select! {
+            // Events already queued come first: the resync covers what was lost, not them.
+            biased;
+            received = self.receiver.recv() => match received {
+                Ok(event) => Ok(event),
+                Err(broadcast::error::RecvError::Lagged(_)) => Err(HubRecvError::Lagged),
+                Err(broadcast::error::RecvError::Closed) => Err(HubRecvError::Closed),
+            },
+            changed = self.missed.changed() => match changed {
+                Ok(()) => Err(HubRecvError::Lagged),
+                Err(_) => Err(HubRecvError::Closed),
+            },
         }
     }
+}
+
+/// Hears what other nodes tell this node (not its sockets): presence gossip.
+pub trait NodeListener: Send + Sync {
+    /// Another node's event, in the order the broker delivered it.
+    fn heard(&self, from: NodeId, event: &Event);
+    /// The broker lost events from other nodes: anything learnt from them may be stale.
+    fn missed(&self);
 }
 
 pub struct Hub {
     node: NodeId,
     local: broadcast::Sender<Arc<Event>>,
+    missed: tokio::sync::watch::Sender<u64>,
     broker: Arc<dyn Broker>,
+    // Weak: the listener (presence) holds the hub to publish.
+    listener: OnceLock<Weak<dyn NodeListener>>,
 }
 
 impl Hub {
@@ -50,7 +77,9 @@ impl Hub {
         Arc::new(Self {
             node,
             local: broadcast::channel(LOCAL_CAPACITY).0,
+            missed: tokio::sync::watch::channel(0).0,
             broker,
+            listener: OnceLock::new(),
         })
     }
 
@@ -69,15 +98,65 @@ impl Hub {
         self.deliver(event);
     }
 
+    /// Sends an event to the other nodes only (presence gossip: this node's sockets hear of
+    /// presence from this node's [`NodeListener`], already merged).
+    pub fn publish_to_nodes(&self, event: Event) {
+        self.broker.publish(Envelope {
+            node: self.node,
+            event: Arc::new(event),
+        });
+    }
+
+    /// Delivers an event to this node's subscribers only (what this node concluded from what
+    /// every node told it, such as someone's presence across nodes).
+    pub fn publish_here(&self, event: Event) {
+        self.deliver(Arc::new(event));
+    }
+
+    /// Sets who hears the other nodes' presence gossip. Once per hub.
+    pub fn set_node_listener(&self, listener: Weak<dyn NodeListener>) {
+        if self.listener.set(listener).is_err() {
+            tracing::warn!("the hub already has a node listener");
+        }
+    }
+
     pub fn subscribe(&self) -> Subscription {
         Subscription {
             receiver: self.local.subscribe(),
+            missed: self.missed.subscribe(),
         }
     }
 
     fn deliver(&self, event: Arc<Event>) {
         // An error only means nobody is subscribed right now, which is fine.
         let _ = self.local.send(event);
+    }
+
+    fn listener(&self) -> Option<Arc<dyn NodeListener>> {
+        self.listener.get().and_then(Weak::upgrade)
+    }
+
+    fn heard_from_other_node(&self, envelope: &Envelope) {
+        match envelope.event.as_ref() {
+            event @ Event::Presence(_) => {
+                if let Some(listener) = self.listener() {
+                    listener.heard(envelope.node, event);
+                }
+            }
+            _ => self.deliver(envelope.event.clone()),
+        }
+    }
+
+    pub(crate) fn missed_from_other_nodes(&self, missed: u64) {
+        tracing::warn!(
+            missed,
+            "this node missed events from other nodes; resynchronising"
+        );
+        if let Some(listener) = self.listener() {
+            listener.missed();
+        }
+        self.missed
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Delivers the other nodes' events to this node's subscribers until the broker closes or
@@ -92,13 +171,9 @@ impl Hub {
             loop {
                 tokio::select! {
                     received = feed.recv() => match received {
-                        Ok(envelope) if envelope.node != self.node => {
-                            self.deliver(envelope.event.clone());
-                        }
+                        Ok(envelope) if envelope.node != self.node => self.heard_from_other_node(&envelope),
                         Ok(_) => {}
-                        Err(BrokerRecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "this node missed events from other nodes");
-                        }
+                        Err(BrokerRecvError::Lagged(missed)) => self.missed_from_other_nodes(missed),
                         Err(BrokerRecvError::Closed) => return,
                     },
                     _ = shutdown.changed() => return,

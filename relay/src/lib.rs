@@ -187,11 +187,16 @@ pub async fn start_with(
     let (shutdown_sender, shutdown) = watch::channel(false);
     let node = NodeId::random();
     let hub = Hub::new(node, parts.broker);
-    let presence = presence::LocalPresence::new(
+    let presence = presence::NodePresence::new(
         hub.clone(),
         parts.clock.clone(),
-        std::time::Duration::from_secs(config.limits.agent_presence_grace_secs),
-        std::time::Duration::from_secs(config.limits.visitor_presence_grace_secs),
+        presence::PresenceTimes {
+            agent_grace: std::time::Duration::from_secs(config.limits.agent_presence_grace_secs),
+            visitor_grace: std::time::Duration::from_secs(
+                config.limits.visitor_presence_grace_secs,
+            ),
+            heartbeat: std::time::Duration::from_millis(config.limits.presence_heartbeat_ms),
+        },
     );
     let mut runner = JobRunner::new(
         store.clone(),
@@ -221,6 +226,7 @@ pub async fn start_with(
     let tasks = TaskTracker::new();
     tasks.spawn(hub.clone().forward_from_broker(shutdown.clone()));
     tasks.spawn(jobs.clone().run(shutdown.clone()));
+    tasks.spawn(presence.clone().beat(shutdown.clone()));
     let state = AppState {
         loader: Arc::new(Loader::render(&config.assets.widget_dir)),
         core: Core {

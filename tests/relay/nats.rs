@@ -138,8 +138,6 @@ async fn a_visitor_on_node_a_and_an_agent_on_node_b_talk_live_over_nats() -> Res
 }
 
 #[tokio::test]
-#[ignore = "issue 16, open: presence is still per node (LocalPresence); the event reaches node B \
-            but B counts only its own sockets. Run with --ignored to see the gap."]
 async fn a_visitor_online_on_node_a_shows_online_to_the_agents_on_node_b() -> Result<()> {
     let nodes = two_nodes().await?;
     let agent = AgentClient::login_admin(&nodes.b).await?;

@@ -318,12 +318,9 @@ where
 {
     let event = match event {
         Ok(event) => event,
-        // Missed events: the widget reconnects and resumes from its highest seq.
-        Err(HubRecvError::Lagged) => {
-            out.close(close_code::GOING_AWAY, "fell behind; reconnect")
-                .await;
-            return false;
-        }
+        // Missed events: caught up from the store on this socket, not closed (a socket closed
+        // whenever it is slow would reconnect only to fall behind again).
+        Err(HubRecvError::Lagged) => return catch_up(state, visitor, agents_online, out).await,
         Err(HubRecvError::Closed) => return false,
     };
     let frame = match event.as_ref() {
@@ -343,6 +340,65 @@ where
         Some(frame) => out.send(&frame).await.is_ok(),
         None => true,
     }
+}
+
+/// After missed hub events: every message of the visitor's conversation after the last one
+/// this socket sent without a gap, the agents' read mark and the availability, from the
+/// store and presence. `false`: the socket is gone or the store failed (the widget was told
+/// to reconnect).
+async fn catch_up<S>(
+    state: &AppState,
+    visitor: &mut Visitor,
+    agents_online: &mut bool,
+    out: &mut Out<S>,
+) -> bool
+where
+    S: Sink<WsMessage, Error = axum::Error> + Unpin + Send,
+{
+    tracing::debug!(visitor = %visitor.id.0, "visitor socket missed events; catching up");
+    let conversation = match visitor.conversation {
+        Some(id) => Some(id),
+        // The conversation may have started in what was missed.
+        None => match state
+            .store
+            .visitor_conversation(&visitor.site, &visitor.id)
+            .await
+        {
+            Ok(record) => record.map(|record| record.summary.id),
+            Err(error) => {
+                tracing::error!(%error, "could not catch a visitor socket up");
+                out.unavailable().await;
+                return false;
+            }
+        },
+    };
+    if let Some(id) = conversation {
+        visitor.conversation = Some(id);
+        let from = history::Remaining {
+            conversation: id,
+            after: out.sent_up_to(id),
+        };
+        if send_remaining(state, Some(from), out).await.is_none() {
+            return false;
+        }
+        let read = match state.store.read_marks(id).await {
+            Ok(marks) => marks.read_by_agents,
+            Err(error) => {
+                tracing::error!(%error, "could not catch a visitor socket up");
+                out.unavailable().await;
+                return false;
+            }
+        };
+        let frame = ServerFrame::Read { up_to_seq: read };
+        if read > 0 && out.send(&frame).await.is_err() {
+            return false;
+        }
+    }
+    *agents_online = state.presence.any_agent_online();
+    let frame = ServerFrame::Availability {
+        agents_online: *agents_online,
+    };
+    out.send(&frame).await.is_ok()
 }
 
 /// The frame an event means for this visitor, if any: their conversation's messages (not

@@ -165,3 +165,74 @@ async fn a_message_is_acknowledged_after_bad_frames_that_leave_the_socket_open()
     widget.send_raw(WsMessage::Close(None));
     assert!(widget.from_relay.recv().await.is_none(), "the task ended");
 }
+
+#[tokio::test]
+async fn a_socket_that_missed_hub_events_catches_up_from_the_store_and_stays_open() {
+    let (_dir, state) = state().await;
+    let mut widget = connect(&state);
+    widget.send(&hello(None));
+    assert!(matches!(widget.frame().await, ServerFrame::Welcome { .. }));
+    assert!(matches!(
+        widget.frame().await,
+        ServerFrame::Availability { .. }
+    ));
+    widget.send(&ClientFrame::Send {
+        client_id: ClientMessageId::new_random(),
+        text: "anyone?".into(),
+        attachments: vec![],
+    });
+    let conversation_id = match widget.frame().await {
+        ServerFrame::Ack { message, .. } => message.conversation_id,
+        other => panic!("expected an ack, got {other:?}"),
+    };
+    // An agent's reply stored on another node whose event the broker dropped: stored, never
+    // published here.
+    let admin = state
+        .store
+        .agent_by_email(&state.config.admin_email)
+        .await
+        .expect("read")
+        .expect("the first admin");
+    state
+        .store
+        .append_message(crate::store::NewMessage {
+            conversation_id,
+            client_id: ClientMessageId::new_random(),
+            author: natter_protocol::Author::Agent {
+                agent_id: admin.profile.id,
+                name: "Ada".into(),
+            },
+            channel: natter_protocol::Channel::Chat,
+            text: "we are here".into(),
+            attachments: vec![],
+            now: 1,
+            internal: false,
+            jobs: vec![],
+            unverified_sender: None,
+            awaits_delivery: false,
+        })
+        .await
+        .expect("stored");
+    state.hub.missed_from_other_nodes(1);
+
+    match widget.frame().await {
+        ServerFrame::Message { message } => {
+            assert_eq!((message.seq, message.text.as_str()), (2, "we are here"))
+        }
+        other => panic!("expected the missed message, got {other:?}"),
+    }
+    assert!(matches!(
+        widget.frame().await,
+        ServerFrame::Availability { .. }
+    ));
+    // Still open: the next message is acknowledged on the same socket.
+    widget.send(&ClientFrame::Send {
+        client_id: ClientMessageId::new_random(),
+        text: "great".into(),
+        attachments: vec![],
+    });
+    match widget.frame().await {
+        ServerFrame::Ack { message, .. } => assert_eq!(message.seq, 3),
+        other => panic!("expected an ack, got {other:?}"),
+    }
+}

@@ -194,7 +194,8 @@ async fn frames_for(
             }]
         }
         // Read receipts are for the visitor; agents see read state in the row (I4).
-        Event::ReadByAgents { .. } => Vec::new(),
+        // Presence gossip goes node to node; sockets hear the merged AgentPresence instead.
+        Event::ReadByAgents { .. } | Event::Presence(_) => Vec::new(),
         Event::MessageStored {
             message,
             internal,
