@@ -23,11 +23,12 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 16] = [
+const TOP_LEVEL_KEYS: [&str; 17] = [
     "addr",
     "data_dir",
     "database_url",
     "bus_url",
+    "bus_prefix",
     "blob_url",
     "public_url",
     "secret",
@@ -53,6 +54,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `nats://…` to connect several relay nodes; unset: this node alone (in memory).
     pub bus_url: Option<String>,
+    /// The NATS subject prefix the nodes of one installation share (`<prefix>.events`), so
+    /// two installations on one NATS server never hear each other.
+    pub bus_prefix: String,
     /// Where attachments are stored: `file:///shared/dir` or `s3://bucket/prefix` (with the
     /// `AWS_*` environment variables), so every node serves every file. Unset: the local
     /// `attachments.dir`, for a single node.
@@ -230,6 +234,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             bus_url: None,
+            bus_prefix: crate::broker::nats::DEFAULT_PREFIX.to_owned(),
             blob_url: None,
             public_url: None,
             secret: None,
@@ -272,6 +277,18 @@ impl Config {
         self.mail.validate()?;
         if let Some(url) = &self.blob_url {
             crate::blobs::check_url(url).map_err(|error| ConfigError(error.to_string()))?;
+        }
+        let subject_token = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.bus_prefix.is_empty()
+            || !self
+                .bus_prefix
+                .split('.')
+                .all(|part| !part.is_empty() && part.chars().all(subject_token))
+        {
+            return Err(ConfigError(format!(
+                "bus_prefix must be NATS subject tokens (letters, digits, - and _, joined by dots), not {:?}",
+                self.bus_prefix
+            )));
         }
         if self.limits.presence_heartbeat_ms == 0 {
             return Err(ConfigError(
@@ -567,6 +584,26 @@ impl fmt::Debug for Secret {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bus_prefix_must_be_nats_subject_tokens_and_the_heartbeat_positive() {
+        let with_prefix = |prefix: &str| Config {
+            bus_prefix: prefix.into(),
+            ..Config::default()
+        };
+        for good in ["natter", "natter-test-1f.shop_a"] {
+            assert!(with_prefix(good).validated().is_ok(), "{good}");
+        }
+        for bad in ["", "a..b", "a b", "a.*", "a.>", "natter."] {
+            let error = with_prefix(bad).validated().unwrap_err().to_string();
+            assert!(error.contains("bus_prefix"), "{bad}: {error}");
+        }
+        let mut config = Config::default();
+        config.limits.presence_heartbeat_ms = 1;
+        assert!(config.clone().validated().is_ok());
+        config.limits.presence_heartbeat_ms = 0;
+        assert!(config.validated().is_err());
+    }
 
     #[test]
     fn the_example_config_parses_and_matches_the_defaults() {

@@ -165,7 +165,7 @@ pub enum StartError {
 pub async fn start(config: Config) -> Result<(AppState, StartupReport), StartError> {
     let mut parts = Parts::default();
     if let Some(url) = &config.bus_url {
-        let broker = broker::nats::NatsBroker::connect(url, broker::nats::DEFAULT_PREFIX).await?;
+        let broker = broker::nats::NatsBroker::connect(url, &config.bus_prefix).await?;
         parts.broker = Arc::new(broker);
     }
     start_with(config, parts).await

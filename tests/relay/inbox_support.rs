@@ -87,7 +87,7 @@ impl AgentClient {
     }
 
     /// Opens the agent socket with this session.
-    pub async fn socket(&self, relay: &TestRelay) -> Result<Socket> {
+    pub async fn socket(&self, relay: &impl crate::support::Endpoint) -> Result<Socket> {
         let mut request = relay.ws_url("/v1/agent/ws").into_client_request()?;
         request.headers_mut().insert("cookie", self.cookie.parse()?);
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;

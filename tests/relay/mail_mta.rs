@@ -208,7 +208,7 @@ impl Drop for Postfix {
 
 /// The relay binary: `NATTER_RELAY_BIN`, else `natter-relay` beside this test binary's
 /// directory (`target/debug/`).
-fn relay_binary() -> Result<PathBuf> {
+pub(crate) fn relay_binary() -> Result<PathBuf> {
     let path = match std::env::var_os("NATTER_RELAY_BIN") {
         Some(path) => PathBuf::from(path),
         None => {

@@ -14,6 +14,7 @@ mod inbox_support;
 mod mail;
 mod mail_mta;
 mod mail_support;
+mod multinode;
 mod nats;
 mod support;
 mod typing_read;

@@ -1,5 +1,6 @@
 //! Helpers shared by the relay tests: a visitor WebSocket client and an agent HTTP client,
-//! both talking to a relay from `natter_relay::testing::spawn`.
+//! both talking to a relay from `natter_relay::testing::spawn` or to a relay process
+//! ([`Endpoint`]).
 
 use std::time::Duration;
 
@@ -18,6 +19,22 @@ pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Where a relay answers: one in this process, or a relay process (`multinode.rs`).
+pub trait Endpoint {
+    fn http_url(&self, path: &str) -> String;
+    fn ws_url(&self, path: &str) -> String;
+}
+
+impl Endpoint for TestRelay {
+    fn http_url(&self, path: &str) -> String {
+        TestRelay::http_url(self, path)
+    }
+
+    fn ws_url(&self, path: &str) -> String {
+        TestRelay::ws_url(self, path)
+    }
+}
+
 /// A widget-like client on the visitor socket.
 pub struct VisitorClient {
     pub socket: Socket,
@@ -29,12 +46,12 @@ pub struct VisitorClient {
 
 impl VisitorClient {
     /// Connects and says hello for the demo site, with an optional stored visitor id.
-    pub async fn connect(relay: &TestRelay, token: Option<&str>) -> Result<Self> {
+    pub async fn connect(relay: &impl Endpoint, token: Option<&str>) -> Result<Self> {
         Self::connect_with(relay, "demo", token, None).await
     }
 
     pub async fn connect_with(
-        relay: &TestRelay,
+        relay: &impl Endpoint,
         site: &str,
         token: Option<&str>,
         after_seq: Option<u64>,
@@ -116,7 +133,7 @@ impl VisitorClient {
     }
 }
 
-pub async fn open_socket(relay: &TestRelay) -> Result<Socket> {
+pub async fn open_socket(relay: &impl Endpoint) -> Result<Socket> {
     let (socket, _) = tokio_tungstenite::connect_async(relay.ws_url("/v1/visitor/ws"))
         .await
         .context("connect to the visitor socket")?;
@@ -179,11 +196,11 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
-    pub async fn login_admin(relay: &TestRelay) -> Result<Self> {
+    pub async fn login_admin(relay: &impl Endpoint) -> Result<Self> {
         Self::login(relay, ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
-    pub async fn login(relay: &TestRelay, email: &str, password: &str) -> Result<Self> {
+    pub async fn login(relay: &impl Endpoint, email: &str, password: &str) -> Result<Self> {
         let http = reqwest::Client::new();
         let response = http
             .post(relay.http_url("/v1/agent/login"))
