@@ -385,6 +385,13 @@ pub fn on_live_event(inbox: Inbox, auth: Auth, event: LiveEvent) {
                 .typing
                 .try_update(|list| apply_typing(list, typist, typing, now));
         }
+        LiveEvent::Frame(AgentServerFrame::Resync) => {
+            // Events were missed on a socket that stayed open: what they said is in the REST
+            // answers.
+            refresh_list(inbox, auth);
+            refresh_thread(inbox, auth);
+            refresh_agents(inbox, auth);
+        }
         LiveEvent::Frame(AgentServerFrame::Unknown) => {}
         LiveEvent::Lost { was_open } => {
             inbox.live.try_set(LiveStatus::Reconnecting);

@@ -567,6 +567,10 @@ pub enum AgentServerFrame {
         name: Option<String>,
         typing: bool,
     },
+    /// This socket missed events (the relay fell behind, or lost some from another node):
+    /// re-fetch the list, the open thread and the agents, as after a reconnect. The socket
+    /// stays open.
+    Resync,
     /// A frame type this build does not know (sent by a newer relay): ignore it.
     #[serde(other)]
     Unknown,
@@ -1000,6 +1004,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&AgentServerFrame::AgentsChanged).unwrap(),
             r#"{"type":"agents_changed"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&AgentServerFrame::Resync).unwrap(),
+            r#"{"type":"resync"}"#
         );
     }
 

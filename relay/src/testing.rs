@@ -35,6 +35,12 @@ impl TestRelay {
         format!("ws://{}{path}", self.addr)
     }
 
+    /// As if the broker had lost events from other nodes: every socket of this relay must
+    /// resynchronise (a NATS outage, a slow consumer).
+    pub fn lose_events_from_other_nodes(&self) {
+        self.state.hub.missed_from_other_nodes(1);
+    }
+
     /// Stops the relay gracefully and waits until it has.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -196,3 +196,30 @@ async fn disabling_an_agent_closes_their_console_socket() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_console_that_missed_events_is_told_to_resync_and_its_socket_stays_open() -> Result<()> {
+    let relay = testing::spawn().await;
+    let admin = AgentClient::login_admin(&relay).await?;
+    let mut socket = admin.socket(&relay).await?;
+    next_agent_frame(&mut socket, |frame| match frame {
+        AgentServerFrame::Waiting { .. } => Some(()),
+        _ => None,
+    })
+    .await?;
+    relay.lose_events_from_other_nodes();
+    next_agent_frame(&mut socket, |frame| match frame {
+        AgentServerFrame::Resync => Some(()),
+        _ => None,
+    })
+    .await?;
+    // The same socket still hears what happens next.
+    let mut tab = VisitorClient::connect(&relay, None).await?;
+    let sent = tab.send_text("after the resync").await?;
+    next_agent_frame(&mut socket, |frame| match frame {
+        AgentServerFrame::MessageAdded { message } if message.message.id == sent.id => Some(()),
+        _ => None,
+    })
+    .await?;
+    Ok(())
+}

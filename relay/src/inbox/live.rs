@@ -102,9 +102,14 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
             event = subscription.recv() => {
                 let event = match event {
                     Ok(event) => event,
+                    // Missed events: the console re-fetches on this socket (closing it would
+                    // only make a slow console reconnect and fall behind again).
                     Err(HubRecvError::Lagged) => {
-                        let _ = sink.send(close(close_code::GOING_AWAY, "fell behind; reconnect")).await;
-                        break;
+                        tracing::debug!(agent = %session.agent.email, "agent socket missed events; resync");
+                        if send(&mut sink, &AgentServerFrame::Resync).await.is_err() {
+                            break;
+                        }
+                        continue;
                     }
                     Err(HubRecvError::Closed) => break,
                 };
