@@ -304,13 +304,23 @@ pub async fn serve(
             let _ = sender.send(true);
         })
         .await;
-    // Background tasks stop at the same signal; wait for them, so a job's attempt is never
-    // cut off half-way (its lease would make it run again, but later than it needs to).
+    // Background tasks and sockets stop at the same signal; wait for them, so a job's attempt
+    // is never cut off half-way (its lease would make it run again, but later than it needs
+    // to) and every socket gets its reconnect close code (4000) rather than a dropped
+    // connection. Bounded: a client that does not read cannot hold the shutdown.
     let _ = stop_tasks.send(true);
     tasks.close();
-    tasks.wait().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sockets or jobs did not finish within {SHUTDOWN_GRACE:?}");
+    }
     served
 }
+
+/// How long a shutdown waits for sockets to close and jobs to finish their attempt.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// [`start`] then [`serve`].
 pub async fn run(

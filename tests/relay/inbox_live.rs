@@ -223,3 +223,29 @@ async fn a_console_that_missed_events_is_told_to_resync_and_its_socket_stays_ope
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_relay_answers_a_consoles_close_frame_so_the_socket_closes_cleanly() -> Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let relay = testing::spawn().await;
+    let admin = AgentClient::login_admin(&relay).await?;
+    let mut socket = admin.socket(&relay).await?;
+    socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code: CloseCode::Away,
+            reason: "tab closed".into(),
+        })))
+        .await?;
+    let answer = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await? {
+            Some(Ok(WsMessage::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("the relay dropped the connection without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(answer.map(|frame| frame.code), Some(CloseCode::Away));
+    Ok(())
+}

@@ -16,6 +16,8 @@ mod mail_mta;
 mod mail_support;
 mod multinode;
 mod nats;
+mod process_support;
+mod shutdown;
 mod support;
 mod typing_read;
 mod visitor_socket;

@@ -8,99 +8,23 @@
 //! prefix (`bus_prefix`), so parallel runs never see each other.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::StreamExt;
 use natter_protocol::agent::{AgentServerFrame, ConversationDetail, SendReply};
 use natter_protocol::visitor::{ClientFrame, ServerFrame};
 use natter_protocol::{ClientMessageId, ConversationId, Message};
-use natter_relay::testing::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use sqlx::Connection;
 
 use crate::inbox_support::next_agent_frame;
-use crate::mail_mta::relay_binary;
-use crate::support::{send_frame, AgentClient, Endpoint, Socket, VisitorClient, FRAME_TIMEOUT};
+use crate::process_support::RelayProcess;
+use crate::support::{send_frame, AgentClient, Socket, VisitorClient, FRAME_TIMEOUT};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
 const NATS_URL: &str = "nats://127.0.0.1:4222";
-/// How long a relay process may take to say it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages the visitor sends while node A is killed.
 const BURST: usize = 40;
-
-/// A relay process, killed when dropped.
-struct RelayProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Endpoint for RelayProcess {
-    fn http_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn ws_url(&self, path: &str) -> String {
-        format!("ws://{}{path}", self.addr)
-    }
-}
-
-impl RelayProcess {
-    /// Starts a node on port 0 and waits for the address it prints.
-    fn start(data_dir: &Path, database_url: &str, bus_prefix: &str) -> Result<Self> {
-        let mut child = Command::new(relay_binary()?)
-            .args(["--addr", "127.0.0.1:0"])
-            // No natter.toml from the working directory: only what is set here.
-            .current_dir(data_dir)
-            .env("NATTER_DATA_DIR", data_dir)
-            .env("NATTER_DATABASE_URL", database_url)
-            .env("NATTER_BUS_URL", NATS_URL)
-            .env("NATTER_BUS_PREFIX", bus_prefix)
-            .env("NATTER_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("NATTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting natter-relay")?;
-        let stdout = child.stdout.take().context("the relay's stdout")?;
-        let (found, address) = mpsc::channel();
-        // Reads every line, so the relay never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("Natter relay listening on http://") {
-                    let _ = found.send(addr.trim().to_owned());
-                }
-            }
-        });
-        let addr = match address.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => addr.parse()?,
-            Err(_) => {
-                let _ = child.kill();
-                bail!("the relay did not listen within {START_TIMEOUT:?}");
-            }
-        };
-        Ok(Self { child, addr })
-    }
-
-    /// `kill -9`: no shutdown, no close frames, no goodbye on the bus.
-    fn kill(&mut self) -> Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A PostgreSQL database of its own, dropped by [`TestDatabase::drop_now`].
 struct TestDatabase {
@@ -135,6 +59,18 @@ impl TestDatabase {
         .await?;
         Ok(())
     }
+}
+
+/// A node of the cluster: one database, one NATS subject prefix, one data directory.
+fn node(data_dir: &Path, database_url: &str, bus_prefix: &str) -> Result<RelayProcess> {
+    RelayProcess::start(
+        data_dir,
+        &[
+            ("NATTER_DATABASE_URL", database_url),
+            ("NATTER_BUS_URL", NATS_URL),
+            ("NATTER_BUS_PREFIX", bus_prefix),
+        ],
+    )
 }
 
 /// The next frame of the visitor socket, whatever it is (availability included).
@@ -173,8 +109,8 @@ async fn conversation_across_nodes_and_kill_9(database: &TestDatabase) -> Result
     let data = tempfile::tempdir()?;
     let prefix = format!("natter-test-{}", uuid::Uuid::new_v4().simple());
     // Node A first: it creates the secret and the first admin.
-    let mut a = RelayProcess::start(data.path(), &database.url(), &prefix)?;
-    let b = RelayProcess::start(data.path(), &database.url(), &prefix)?;
+    let mut a = node(data.path(), &database.url(), &prefix)?;
+    let b = node(data.path(), &database.url(), &prefix)?;
 
     let agent = AgentClient::login_admin(&b).await?;
     let mut on_b = console(&agent, &b).await?;

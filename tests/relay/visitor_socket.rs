@@ -247,7 +247,8 @@ async fn malformed_frames_get_an_error_and_the_socket_survives() -> Result<()> {
 }
 
 #[tokio::test]
-async fn a_frame_over_the_size_limit_closes_the_socket_and_stores_nothing() -> Result<()> {
+async fn a_frame_over_the_size_limit_is_refused_with_an_error_and_a_close_frame_and_stores_nothing(
+) -> Result<()> {
     let relay = testing::spawn_with(|config| {
         config.limits.max_frame_bytes = 1024;
         config.limits.max_message_chars = 100_000;
@@ -261,10 +262,15 @@ async fn a_frame_over_the_size_limit_closes_the_socket_and_stores_nothing() -> R
         attachments: vec![],
     };
     send_frame(&mut tab.socket, &frame).await?;
-    assert!(
-        tab.next().await.is_err(),
-        "the relay closes an oversized frame's socket"
-    );
+    // Told why, then closed with RFC 6455's "message too big" — not a dropped connection.
+    match tab.next().await? {
+        ServerFrame::Error { code, message, .. } => {
+            assert_eq!(code, ErrorCode::InvalidInput);
+            assert!(message.contains("1024 bytes"), "{message}");
+        }
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    assert_eq!(close_code(&mut tab.socket).await?, 1009);
     let again = VisitorClient::connect(&relay, Some(&token)).await?;
     assert!(again.history.is_empty());
     Ok(())
@@ -398,5 +404,30 @@ async fn what_the_visitor_has_seen_is_kept_and_never_moves_back() -> Result<()> 
         ServerFrame::Welcome { seen_up_to, .. } => assert_eq!(seen_up_to, 3),
         other => panic!("expected welcome, got {other:?}"),
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_relay_answers_a_widgets_close_frame_so_the_socket_closes_cleanly() -> Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let relay = testing::spawn().await;
+    let mut tab = VisitorClient::connect(&relay, None).await?;
+    tab.socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "page closed".into(),
+        })))
+        .await?;
+    let answer = loop {
+        match tokio::time::timeout(Duration::from_secs(10), tab.socket.next()).await? {
+            Some(Ok(WsMessage::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("the relay dropped the connection without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(answer.map(|frame| frame.code), Some(CloseCode::Normal));
     Ok(())
 }

@@ -55,7 +55,9 @@ pub async fn upgrade(
         .max_message_size(limits.max_frame_bytes)
         .on_upgrade(move |socket: WebSocket| {
             let (sink, stream) = socket.split();
-            serve(state, origin, sink, stream)
+            // Tracked, so a shutdown waits until this socket has sent its close frame.
+            let tasks = state.tasks.clone();
+            tasks.track_future(serve(state, origin, sink, stream))
         })
 }
 
@@ -292,7 +294,23 @@ where
             return true;
         }
         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return true,
-        Some(Ok(WsMessage::Close(_))) | None => return false,
+        Some(Ok(WsMessage::Close(_))) => {
+            // RFC 6455 §5.5.1: answer the client's close, so its socket closes cleanly.
+            out.answer_close().await;
+            return false;
+        }
+        None => return false,
+        Some(Err(error)) if out::is_too_large(&error) => {
+            let limit = state.config.limits.max_frame_bytes;
+            out.refuse(
+                ErrorCode::InvalidInput,
+                &format!("a frame may be at most {limit} bytes"),
+                out::MESSAGE_TOO_BIG,
+                "frame too large",
+            )
+            .await;
+            return false;
+        }
         Some(Err(error)) => {
             tracing::debug!(%error, "visitor socket read failed");
             return false;

@@ -8,6 +8,22 @@ use futures_util::{Sink, SinkExt};
 use natter_protocol::visitor::ServerFrame;
 use natter_protocol::{close_code, ClientMessageId, ConversationId, ErrorCode, Message, Seq};
 
+/// RFC 6455's close code for a frame over `Limits::max_frame_bytes`.
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+
+/// Whether a read failed because the client's frame was over the size limit (the socket
+/// library refuses it before reading it whole).
+pub fn is_too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = error.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 /// The writing half of a visitor socket.
 pub struct Out<S> {
     sink: S,
@@ -115,6 +131,13 @@ where
             reason: reason.into(),
         }));
         let _ = self.sink.send(frame).await;
+    }
+
+    /// Answers the client's close frame. The socket library already queued the answer (the
+    /// client's own code, as RFC 6455 §5.5.1 asks) and refuses any other frame after a close:
+    /// flushing sends it.
+    pub async fn answer_close(&mut self) {
+        let _ = self.sink.flush().await;
     }
 
     /// The store failed: an internal-error frame, then a close the widget reconnects after.

@@ -40,7 +40,11 @@ pub async fn upgrade(
         .write_buffer_size(limits.ws_write_buffer_bytes)
         .max_message_size(limits.max_frame_bytes);
     match session {
-        Ok(session) => upgrade.on_upgrade(move |socket| serve(state, session, socket)),
+        Ok(session) => upgrade.on_upgrade(move |socket| {
+            // Tracked, so a shutdown waits until this socket has sent its close frame.
+            let tasks = state.tasks.clone();
+            tasks.track_future(serve(state, session, socket))
+        }),
         // Accept, then close with a terminal code: a browser cannot read an HTTP 401 on a
         // WebSocket handshake, but it can read a close code and show the login form.
         Err(_) => upgrade.on_upgrade(|mut socket| async move {
@@ -96,7 +100,14 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
         tokio::select! {
             incoming = stream.next() => match incoming {
                 // Nothing to read yet: pings are answered by axum; anything else is ignored.
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(WsMessage::Close(_))) => {
+                    // RFC 6455 §5.5.1: the socket library queued the answer to the close (and
+                    // refuses other frames now); flushing sends it, so the console's socket
+                    // closes cleanly.
+                    let _ = sink.flush().await;
+                    break;
+                }
+                None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
             event = subscription.recv() => {
