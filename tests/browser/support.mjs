@@ -7,15 +7,20 @@
 // openConsole() (the console, logged in). No sleeps: the relay prints its address only once it
 // is listening.
 // The lower-level helpers follow: relays, browser, host pages with any snippet, socket frames,
-// identity tokens, agent replies over the REST API, a real SMTP server for email.
+// identity tokens, agent replies over the REST API, a real SMTP server for email, and several
+// relay nodes on PostgreSQL + NATS behind a private nginx.
 
 import { before, after } from 'node:test';
-import { spawn } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import {
+  chmodSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 
@@ -43,23 +48,34 @@ export const SCREENSHOT_DIR = join(root, 'target', 'screenshots');
  * (startRestartableRelay). Without `config` and `noForm` the relay runs on its built-in defaults.
  *
  * `relays` ({ name: relay options }) starts several relays, as `relays[name]`, instead of one;
+ * `cluster` ({ nodes: 2, …relay options }) starts several nodes of one deployment behind nginx
+ * instead (startCluster): `relay` is then the cluster, whose `url` is nginx's, and `cluster` too;
  * `host: false` skips the host page server, for files that use only the relay's own pages;
  * `agent: true` logs in over the agent API once, as `agent`.
  */
-export function suite({ relays, host = true, agent = false, ...relayOptions } = {}) {
-  const stack = { relay: undefined, relays: {}, host: undefined, browser: undefined, agent: undefined };
+export function suite({ relays, cluster, host = true, agent = false, ...relayOptions } = {}) {
+  const stack = {
+    relay: undefined, relays: {}, cluster: undefined, host: undefined, browser: undefined, agent: undefined,
+  };
   const teardown = [];
   before(async () => {
-    // Relays start together; each one that did start is in the teardown even if another failed.
-    const results = await Promise.allSettled(Object.entries(relays ?? { relay: relayOptions })
-      .map(async ([name, options]) => {
-        const relay = await startSuiteRelay(options);
-        stack.relays[name] = relay;
-        teardown.push(() => (options.restartable ? relay.close() : relay.stop()));
-      }));
-    const failed = results.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    if (!relays) stack.relay = stack.relays.relay;
+    if (cluster) {
+      const { nodes, ...options } = cluster;
+      stack.cluster = await startCluster({ nodes, ...relayLaunchOptions(options) });
+      stack.relay = stack.cluster;
+      teardown.push(() => stack.cluster.close());
+    } else {
+      // Relays start together; each one that did start is in the teardown even if another failed.
+      const results = await Promise.allSettled(Object.entries(relays ?? { relay: relayOptions })
+        .map(async ([name, options]) => {
+          const relay = await startSuiteRelay(options);
+          stack.relays[name] = relay;
+          teardown.push(() => (options.restartable ? relay.close() : relay.stop()));
+        }));
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (!relays) stack.relay = stack.relays.relay;
+    }
     if (host) {
       stack.host = await startHostServer();
       teardown.push(() => stack.host.stop());
@@ -84,13 +100,18 @@ export function suite({ relays, host = true, agent = false, ...relayOptions } = 
 }
 
 /** Starts one relay of suite() with the config file and environment its options describe. */
-function startSuiteRelay({ config, noForm = false, limits = {}, restartable = false }) {
+function startSuiteRelay({ restartable = false, ...options }) {
+  return (restartable ? startRestartableRelay : startRelay)(relayLaunchOptions(options));
+}
+
+/** suite()'s relay options as the { configToml, env } the relay starters take. */
+function relayLaunchOptions({ config, noForm = false, limits = {} }) {
   const configToml = config === undefined && !noForm
     ? undefined
     : `${DEMO_SITE_TOML}${noForm ? FORM_OFF_TOML : ''}${config ?? ''}`;
   const env = Object.fromEntries(Object.entries(limits)
     .map(([name, value]) => [`NATTER_LIMITS__${name.toUpperCase()}`, String(value)]));
-  return (restartable ? startRestartableRelay : startRelay)({ configToml, env });
+  return { configToml, env };
 }
 
 /**
@@ -131,10 +152,14 @@ export async function openHostPage(stack, {
 /**
  * Opens the console of `relay` (default: the suite's) in a new browser context and logs in, as
  * the admin unless `email` and `password` say otherwise. Resolves to { context, page, errors }.
+ * `prepare(page, context)` runs before the console loads (as in openHostPage).
  */
-export async function openConsole(stack, { relay = stack.relay, email, password, contextOptions = {} } = {}) {
+export async function openConsole(stack, {
+  relay = stack.relay, email, password, contextOptions = {}, prepare,
+} = {}) {
   const context = await stack.browser.newContext(contextOptions);
   const page = await context.newPage();
+  await prepare?.(page, context);
   await loginToConsole(page, relay.url, email, password);
   // Only from here on: before the login the console's GET /v1/agent/me answers 401 by design.
   return { context, page, errors: watchErrors(page) };
@@ -146,10 +171,34 @@ export async function openConsole(stack, { relay = stack.relay, email, password,
  * replace the default list, so include the `demo` site (DEMO_SITE_TOML) when pages need it. */
 export async function startRelay(options = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
+  const config = writeRelayConfig(dataDir, options.configToml);
+  const { child, url } = await launchRelay({ addr: '127.0.0.1:0', dataDir, config, env: options.env });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, stop };
+}
+
+/** Writes the relay's config file into `dir` (an absent one when `configToml` is undefined, so
+ * the relay runs on its defaults); returns its path. */
+function writeRelayConfig(dir, configToml) {
+  const config = join(dir, configToml === undefined ? 'none.toml' : 'natter.toml');
+  if (configToml !== undefined) writeFileSync(config, configToml);
+  return config;
+}
+
+/**
+ * Spawns the relay binary listening on `addr` with this data directory, config file and extra
+ * environment; resolves to { child, url } once it listens (it prints the line only then).
+ */
+async function launchRelay({ addr, dataDir, config, env = {} }) {
   const bin = process.env.NATTER_RELAY_BIN ?? join(root, 'target', 'debug', 'natter-relay');
-  const config = join(dataDir, options.configToml === undefined ? 'none.toml' : 'natter.toml');
-  if (options.configToml !== undefined) writeFileSync(config, options.configToml);
-  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--config', config], {
+  const child = spawn(bin, ['--addr', addr, '--data-dir', dataDir, '--config', config], {
     cwd: root,
     env: {
       ...process.env,
@@ -157,7 +206,7 @@ export async function startRelay(options = {}) {
       NATTER_ASSETS__WIDGET_DIR: join(root, 'widget', 'dist'),
       NATTER_ASSETS__CONSOLE_DIR: join(root, 'console', 'dist'),
       RUST_LOG: process.env.RUST_LOG ?? 'natter_relay=warn',
-      ...(options.env ?? {}),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -169,15 +218,7 @@ export async function startRelay(options = {}) {
     });
     child.once('exit', (code) => reject(new Error(`relay exited early with ${code}`)));
   });
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  return { url, stop };
+  return { child, url };
 }
 
 /** Headless Chromium from Debian, with the flags this closed network needs. */
@@ -419,40 +460,21 @@ export async function until(condition, ms = 10_000) {
  * and data directory, to test what visitors see while it is down. Resolves to
  * { url, stop(signal), start(), close() }: `stop('SIGKILL')` simulates a crash (SIGTERM, the
  * default, a graceful shutdown); `start()` resolves once it listens again; `close()` stops it
- * for good and removes the data directory.
+ * for good and removes the data directory. With `options.dataDir` it runs in that (existing)
+ * directory instead, which `close()` leaves to its owner.
  */
 export async function startRestartableRelay(options = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
-  const bin = process.env.NATTER_RELAY_BIN ?? join(root, 'target', 'debug', 'natter-relay');
-  const config = join(dataDir, options.configToml === undefined ? 'none.toml' : 'natter.toml');
-  if (options.configToml !== undefined) writeFileSync(config, options.configToml);
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'natter-e2e-'));
+  const config = writeRelayConfig(dataDir, options.configToml);
   let child = null;
   let addr = '127.0.0.1:0';
   const launch = async () => {
-    child = spawn(bin, ['--addr', addr, '--data-dir', dataDir, '--config', config], {
-      cwd: root,
-      env: {
-        ...process.env,
-        NATTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
-        NATTER_ASSETS__WIDGET_DIR: join(root, 'widget', 'dist'),
-        NATTER_ASSETS__CONSOLE_DIR: join(root, 'console', 'dist'),
-        RUST_LOG: process.env.RUST_LOG ?? 'natter_relay=warn',
-        ...(options.env ?? {}),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const running = child;
-    const url = await new Promise((resolve, reject) => {
-      const lines = createInterface({ input: running.stdout });
-      lines.on('line', (line) => {
-        const match = line.match(/listening on (http:\/\/\S+)/);
-        if (match) resolve(match[1]);
-      });
-      running.once('exit', (code) => reject(new Error(`relay exited early with ${code}`)));
-    });
+    const launched = await launchRelay({ addr, dataDir, config, env: options.env });
+    child = launched.child;
     // Later starts bind the same port, so pages keep their relay URL.
-    addr = new URL(url).host;
-    return url;
+    addr = new URL(launched.url).host;
+    return launched.url;
   };
   const stop = async (signal = 'SIGTERM') => {
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -468,7 +490,7 @@ export async function startRestartableRelay(options = {}) {
     start: launch,
     close: async () => {
       await stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -618,4 +640,190 @@ export function emailParts(raw) {
   const text = pieces.find((piece) => /content-type:\s*text\/plain/i.test(piece));
   const html = pieces.find((piece) => /content-type:\s*text\/html/i.test(piece));
   return { text: decode(text.trim()), html: decode(html.trim()) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several relay nodes of one deployment (PostgreSQL + NATS) behind a private nginx.
+
+/** The nginx config the cluster runs, with @PREFIX@, @LISTEN@ and @NODE@ to fill in; README.md
+ * quotes its part between the "README" lines (multinode.test.mjs checks that it still does). */
+export const NGINX_MULTINODE_CONF = join(root, 'tests', 'browser', 'nginx-multinode.conf');
+
+/** The tests' PostgreSQL server (trust authentication on loopback) and NATS server, which
+ * `cargo xtask browser` and `cargo xtask test` start when they are not running. */
+const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
+const NATS_URL = 'nats://127.0.0.1:4222';
+
+const execFileAsync = promisify(execFile);
+
+/** Runs one SQL statement on the server's `postgres` database (psql, no password, bounded). */
+function psql(sql) {
+  return execFileAsync('psql', [
+    '--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-U', 'postgres',
+    '-d', 'postgres', '-c', sql,
+  ], { env: { ...process.env, PGCONNECT_TIMEOUT: '5' }, timeout: 30_000 });
+}
+
+/** A free TCP port on 127.0.0.1, as the kernel hands one out (another process could take it
+ * before it is used; startNginx tries again with another port then). */
+async function freePort() {
+  const server = createTcpServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * The nginx config from `template` (NGINX_MULTINODE_CONF's text): @PREFIX@ and @LISTEN@
+ * replaced, the line with @NODE@ repeated for each of `nodes` (host:port). Comment lines stay as
+ * they are.
+ */
+export function renderNginxConfig(template, { prefix, listen, nodes }) {
+  return template.split('\n').flatMap((line) => {
+    if (line.trimStart().startsWith('#')) return [line];
+    const filled = line.replaceAll('@PREFIX@', prefix).replaceAll('@LISTEN@', listen);
+    return filled.includes('@NODE@') ? nodes.map((node) => filled.replace('@NODE@', node)) : [filled];
+  }).join('\n');
+}
+
+/**
+ * Starts Debian's nginx (`NGINX` or /usr/sbin/nginx) as a private process in `prefix` (its
+ * config, pid file, temp and log files there; the directories above it must let nginx's worker
+ * user pass), listening on a free loopback port in front of
+ * `nodes` (host:port). Resolves to { url, log(), stop() } once it answers through to a node;
+ * `log()` is its error log, for failure messages.
+ */
+export async function startNginx({ prefix, nodes }) {
+  // As root, nginx's worker runs as `nobody` and must reach the temp directories in here.
+  chmodSync(prefix, 0o755);
+  const template = readFileSync(NGINX_MULTINODE_CONF, 'utf8');
+  const errorLog = join(prefix, 'error.log');
+  const log = () => {
+    try {
+      return readFileSync(errorLog, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  let lastError;
+  // A few ports: another process may take the free one before nginx binds it.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const config = join(prefix, 'nginx.conf');
+    writeFileSync(config, renderNginxConfig(template, { prefix, listen: `127.0.0.1:${port}`, nodes }));
+    const child = spawn(process.env.NGINX ?? '/usr/sbin/nginx', ['-p', `${prefix}/`, '-e', errorLog, '-c', config], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+    const url = `http://127.0.0.1:${port}`;
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    };
+    // Ready once it proxies a request to a node (its header names which one answered).
+    const deadline = Date.now() + 10_000;
+    let ready = false;
+    while (!ready && child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+      try {
+        const response = await fetch(`${url}/healthz`);
+        ready = response.ok && response.headers.has('x-natter-upstream');
+      } catch {
+        // Not listening yet.
+      }
+      if (!ready) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (ready) return { url, log, stop };
+    await stop();
+    lastError = new Error(`nginx did not answer on ${url} within 10 s (exit: ${child.exitCode ?? child.signalCode}):\n${log()}`);
+    if (!/Address already in use/.test(log())) break;
+  }
+  throw lastError;
+}
+
+/**
+ * `nodes` relay nodes of one deployment behind a private nginx (startNginx), as production runs
+ * them: one fresh PostgreSQL database (created here and dropped by close()), NATS for the
+ * fan-out (under a subject prefix of their own), one secret key (each node's data directory
+ * holds a copy of it: visitor ids are signed with it) and one blob store (`blob_url`, a shared
+ * directory) for attachments. `configToml` and `env` are each node's,
+ * as in startRestartableRelay. The nodes start one after the other (the first runs the
+ * migrations and creates the admin). Resolves to
+ * { url, nodes, database, nginx, nodeAt(upstream), close() }: `url` is nginx's (pages use it),
+ * `nodes` are restartable relays ({ url, stop(signal), start(), close() }) in the order nginx
+ * lists them; `nodeAt` names the node of an `X-Natter-Upstream` header (nginx's
+ * `$upstream_addr`; after a refused connection it lists each node tried, the last answered).
+ */
+export async function startCluster({ nodes: count = 2, configToml, env = {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'natter-cluster-'));
+  // nginx's worker (as `nobody` when the tests run as root) must pass through to its own
+  // directory in here; the nodes' secret keys stay readable by their owner only.
+  chmodSync(dir, 0o711);
+  const cleanup = [() => rmSync(dir, { recursive: true, force: true })];
+  const close = async () => {
+    let firstError;
+    for (const step of cleanup.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    cleanup.length = 0;
+    if (firstError) throw firstError;
+  };
+  try {
+    const database = `natter_e2e_${randomUUID().replaceAll('-', '')}`;
+    await psql(`CREATE DATABASE ${database}`);
+    cleanup.push(() => psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    const blobs = join(dir, 'attachments');
+    mkdirSync(blobs);
+    const secret = randomBytes(32).toString('hex');
+    const prefix = `natter-e2e-${randomUUID().slice(0, 8)}`;
+    const nodes = [];
+    for (let n = 1; n <= count; n++) {
+      const dataDir = join(dir, `node${n}`);
+      mkdirSync(dataDir);
+      writeFileSync(join(dataDir, 'secret.key'), secret, { mode: 0o600 });
+      const node = await startRestartableRelay({
+        dataDir,
+        configToml,
+        env: {
+          NATTER_DATABASE_URL: `${POSTGRES_SERVER}/${database}`,
+          NATTER_BUS_URL: NATS_URL,
+          // A subject prefix of its own: other tests and benches use the same NATS server.
+          NATTER_BUS_PREFIX: prefix,
+          NATTER_BLOB_URL: `file://${blobs}`,
+          ...env,
+        },
+      });
+      cleanup.push(() => node.close());
+      nodes.push({ ...node, address: new URL(node.url).host, name: `node${n}` });
+    }
+    const nginxDir = join(dir, 'nginx');
+    mkdirSync(nginxDir);
+    const nginx = await startNginx({ prefix: nginxDir, nodes: nodes.map((node) => node.address) });
+    cleanup.push(() => nginx.stop());
+    return {
+      url: nginx.url,
+      nodes,
+      database,
+      nginx,
+      nodeAt(upstream) {
+        const address = String(upstream).split(',').at(-1).trim();
+        const node = nodes.find((candidate) => candidate.address === address);
+        if (!node) throw new Error(`no node at ${upstream} (nodes: ${nodes.map((n) => n.address).join(', ')})`);
+        return node;
+      },
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
 }

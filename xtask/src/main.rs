@@ -5,7 +5,8 @@
 //!   relay integration, and browser end-to-end tests in headless Chromium.
 //! - `tidy`: cheap textual checks (doc comments, feature ids, no `unwrap()` outside tests).
 //! - `size`: release-build the front-ends and print what browsers download.
-//! - `bench inbox [n]` / `bench sockets`: figures, never pass/fail (see `bench.rs`).
+//! - `bench inbox [n]` / `bench sockets` / `bench idle [n]`: figures, never pass/fail (see
+//!   `bench.rs`).
 //! - `browser [test files…]`: build what the browser tests run, then run those files (all of
 //!   `tests/browser/` when none are named) — the quick loop while working on a front-end.
 //! - `setup`: only install the tools.
@@ -52,6 +53,10 @@ fn main() -> Result<()> {
         "browser" => {
             tools::ensure_build_tools()?;
             tools::ensure_browser()?;
+            // The multi-node test runs two relays on PostgreSQL + NATS behind nginx.
+            tools::ensure_nginx()?;
+            services::ensure_postgres()?;
+            services::ensure_nats()?;
             browser_tests(&rest)
         }
         "setup" => {
@@ -59,7 +64,7 @@ fn main() -> Result<()> {
             tools::ensure_browser()
         }
         _ => {
-            bail!("usage: cargo xtask demo [relay flags…] | test | tidy | browser [files…] | size | setup | bench inbox [n] | bench sockets")
+            bail!("usage: cargo xtask demo [relay flags…] | test | tidy | browser [files…] | size | setup | bench inbox [n] | bench sockets | bench idle [n]")
         }
     }
 }
@@ -82,6 +87,7 @@ fn test() -> Result<()> {
     services::ensure_postgres()?;
     services::ensure_nats()?;
     tools::ensure_mail_tools()?;
+    tools::ensure_nginx()?;
     // The relay binary first: the email tests pipe mail through `natter-relay ingest-mail`.
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
     // Unit tests of every crate (the widget's and console's logic runs natively too) and the

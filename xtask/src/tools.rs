@@ -87,6 +87,20 @@ pub fn ensure_mail_tools() -> Result<()> {
     Ok(())
 }
 
+/// Debian's nginx, for the multi-node browser test (`tests/browser/multinode.test.mjs`): it runs
+/// a private nginx process of its own (own config, pid file, temp and log directories, a free
+/// loopback port) in front of two relay nodes, never the system service. Where the package's
+/// install would start that service, Debian's `policy-rc.d` decides; the tests do not need it.
+pub fn ensure_nginx() -> Result<()> {
+    if std::path::Path::new(NGINX).exists() {
+        return Ok(());
+    }
+    apt_install(&["nginx"]).context("installing nginx from Debian")
+}
+
+/// Where Debian's package puts the binary (the test runs it by this path, or `NGINX`).
+const NGINX: &str = "/usr/sbin/nginx";
+
 /// `apt-get install` (through sudo when not root), non-interactive.
 fn apt_install(packages: &[&str]) -> Result<()> {
     let sudo = if output(command("id").arg("-u")).as_deref() == Some("0") {
