@@ -433,10 +433,23 @@ async fn download(
     Ok(response)
 }
 
-/// A file name safe to store and show: no path, no control characters, not too long.
-fn clean_name(name: &str) -> String {
+/// Unicode's bidirectional formatting characters (UAX #9): in a file name they only serve to
+/// disguise it — `invoice\u{202e}fdp.exe` displays as "invoiceexe.pdf".
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// A file name safe to store and show: no path, no control or bidi formatting characters,
+/// not too long.
+pub fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect();
     let cleaned = cleaned.trim().trim_start_matches('.');
     if cleaned.is_empty() {
         return "file".into();
@@ -510,6 +523,16 @@ mod tests {
         assert_eq!(clean_name("C:\\Users\\ada\\invoice.pdf"), "invoice.pdf");
         assert_eq!(clean_name("bad\u{0}name\n.png"), "badname.png");
         assert_eq!(clean_name(".."), "file");
+        // Shown as "invoiceexe.pdf" if the right-to-left override stayed.
+        assert_eq!(clean_name("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(
+            clean_name("\u{2067}a\u{2069}\u{200f}b\u{061c}\u{202a}c.png"),
+            "abc.png"
+        );
+        assert_eq!(
+            clean_name("fichier-\u{e9}t\u{e9}.pdf"),
+            "fichier-\u{e9}t\u{e9}.pdf"
+        );
         let long = format!("{}.jpeg", "x".repeat(300));
         let cleaned = clean_name(&long);
         assert_eq!(cleaned.chars().count(), MAX_NAME_CHARS);

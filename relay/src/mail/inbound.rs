@@ -204,7 +204,12 @@ async fn append(
         Some(id) => derived_client_id("email", id),
         None => derived_client_id("email-sha256", &hex::encode(Sha256::digest(raw))),
     };
-    let mut notes = mail.dropped_attachments.clone();
+    // Named in the message text: cleaned like a stored file's name (no bidi tricks).
+    let mut notes: Vec<String> = mail
+        .dropped_attachments
+        .iter()
+        .map(|name| crate::attachments::clean_name(name))
+        .collect();
     let mut attachments: Vec<AttachmentId> = Vec::new();
     for file in &mail.attachments {
         let saved = crate::attachments::save_bytes(
@@ -217,7 +222,10 @@ async fn append(
         .await;
         match saved {
             Ok(saved) => attachments.push(saved.id),
-            Err(error) => notes.push(format!("{} ({error})", file.file_name)),
+            Err(error) => notes.push(format!(
+                "{} ({error})",
+                crate::attachments::clean_name(&file.file_name)
+            )),
         }
     }
     let text = message_text(mail, &notes, attachments.is_empty());
