@@ -7,13 +7,14 @@
 use async_trait::async_trait;
 use natter_protocol::UnixMillis;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::store::{JobRecord, JobState, JobStatus, JobStore, NewJob, StoreError};
 
-const INSERT_JOB: &str = "INSERT INTO jobs
+/// Also run by the writer (`append.rs`), inside a message's savepoint.
+pub(super) const INSERT_JOB: &str = "INSERT INTO jobs
         (id, kind, payload, dedupe_key, run_at, max_attempts, created_at, updated_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
     ON CONFLICT (dedupe_key) DO NOTHING";
@@ -30,19 +31,6 @@ fn bind_job<'q>(
         .bind(job.run_at)
         .bind(i64::from(job.max_attempts))
         .bind(now)
-}
-
-/// Enqueues a job inside a message's transaction. Returns whether it was new.
-pub(super) async fn insert(
-    connection: &mut SqliteConnection,
-    job: &NewJob,
-    now: UnixMillis,
-) -> Result<bool, StoreError> {
-    let inserted = bind_job(job, now)
-        .execute(connection)
-        .await?
-        .rows_affected();
-    Ok(inserted == 1)
 }
 
 fn count(value: i64) -> u32 {

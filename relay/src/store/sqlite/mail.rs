@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use natter_protocol::agent::{ContactInfo, Delivery, InboundMailEntry};
 use natter_protocol::{Channel, ConversationId, MessageId, Seq, UnixMillis};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 use uuid::Uuid;
 
 use super::inbox::contact_from_row;
@@ -14,22 +14,11 @@ use crate::identity::VisitorId;
 use crate::store::mail::{delivery_state_name, outcome_from_name, outcome_name, with_message_id};
 use crate::store::{MailStore, MailThread, NewInboundMail, StoreError};
 
-/// Starts a message's delivery as pending, inside its append transaction.
-pub(super) async fn insert_pending_delivery(
-    connection: &mut SqliteConnection,
-    message: MessageId,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO message_deliveries (message_id, state, updated_at) VALUES (?1, 'pending', ?2)
-         ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(message.0.to_string())
-    .bind(now)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
+/// Starts a message's delivery as pending, inside its append transaction (run by the writer,
+/// `append.rs`).
+pub(super) const INSERT_PENDING_DELIVERY: &str =
+    "INSERT INTO message_deliveries (message_id, state, updated_at) VALUES (?1, 'pending', ?2)
+     ON CONFLICT (message_id) DO NOTHING";
 
 fn inbound_from_row(row: &SqliteRow) -> Result<InboundMailEntry, StoreError> {
     let outcome: String = row.try_get("outcome")?;

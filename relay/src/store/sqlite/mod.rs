@@ -5,7 +5,14 @@
 //! failed write (disk full, I/O error) SQLite may have rolled the transaction back by itself,
 //! sqlx's own bookkeeping then disagrees with it, and the next `begin` on that connection
 //! would open a savepoint inside a transaction nobody commits — holding the write lock and
-//! "committing" messages that are never written. See [`connection_is_clean`].
+//! "committing" messages that are never written. The messages themselves are written by the
+//! group-committing writer (`writer.rs`), which checks after each commit that SQLite is out of
+//! the transaction before anything is acknowledged, and closes a connection whose batch
+//! failed.
+//!
+//! One writer at a time, by construction: every write of this process goes through the one
+//! write connection (`writes`) or, for messages, holds it while the writer runs a batch;
+//! readers are `query_only`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,7 +24,7 @@ use natter_protocol::{
     MessageId, Seq, UnixMillis,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row, SqlitePool};
 use uuid::Uuid;
 
 use super::{
@@ -90,22 +97,6 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Whether a connection is outside any transaction, both as sqlx counts and as SQLite itself
-/// says: a plain `BEGIN` fails inside a transaction (and costs no lock or I/O outside one,
-/// being deferred and rolled back at once). Used on the ack path, after a commit.
-async fn connection_is_clean(connection: &mut SqliteConnection) -> bool {
-    if connection.is_in_transaction() {
-        return false;
-    }
-    match sqlx::query("BEGIN").execute(&mut *connection).await {
-        Ok(_) => sqlx::query("ROLLBACK")
-            .execute(&mut *connection)
-            .await
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
 pub struct SqliteStore {
     /// Readers. `query_only`: a write here would contend for SQLite's lock in its busy
     /// handler, so it fails instead, and the conformance suite finds it.
@@ -124,16 +115,19 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Checkpoints run in the background (`writer.rs`), not inside a write's commit.
+            .pragma("wal_autocheckpoint", writer::AUTOCHECKPOINT.to_string());
         let writes = pool_options(1).connect_with(options.clone()).await?;
         sqlx::migrate!("migrations/sqlite")
             .run(&writes)
             .await
             .map_err(|error| StoreError::Migration(error.to_string()))?;
         let pool = pool_options(MAX_CONNECTIONS)
-            .connect_with(options.pragma("query_only", "ON"))
+            .connect_with(options.clone().pragma("query_only", "ON"))
             .await?;
-        let writer = writer::Writer::start(writes.clone());
+        let path = options.get_filename().to_owned();
+        let writer = writer::Writer::start(path, writes.clone(), pool.clone());
         Ok(Self {
             pool,
             writes,
@@ -948,20 +942,47 @@ fn parse_uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
 }
 
 fn conversation_from_row(row: &SqliteRow) -> Result<ConversationRecord, StoreError> {
-    let visitor_id = row
-        .try_get::<Option<String>, _>("visitor_id")?
-        .map(VisitorId);
-    let thread: Option<String> = row.try_get("external_thread_id")?;
-    let last_seq: i64 = row.try_get("last_seq")?;
+    conversation_record(ConversationColumns {
+        id: row.try_get("id")?,
+        site: row.try_get("site")?,
+        visitor_id: row.try_get("visitor_id")?,
+        external_thread_id: row.try_get("external_thread_id")?,
+        last_seq: row.try_get("last_seq")?,
+        last_activity_at: row.try_get("last_activity_at")?,
+        last_message_preview: row.try_get("last_message_preview")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The [`CONVERSATION_COLUMNS`] of a row, however it was read (sqlx here, rusqlite in the
+/// writer).
+struct ConversationColumns {
+    id: String,
+    site: String,
+    visitor_id: Option<String>,
+    external_thread_id: Option<String>,
+    last_seq: i64,
+    last_activity_at: i64,
+    last_message_preview: Option<String>,
+    created_at: i64,
+}
+
+fn conversation_record(columns: ConversationColumns) -> Result<ConversationRecord, StoreError> {
+    let visitor_id = columns.visitor_id.map(VisitorId);
+    let id = Uuid::parse_str(&columns.id)
+        .map_err(|error| StoreError::Corrupt(format!("id: {error}")))?;
     Ok(ConversationRecord {
         summary: ConversationSummary {
-            id: ConversationId(parse_uuid(row, "id")?),
-            site: row.try_get("site")?,
-            visitor_label: conversation_label(visitor_id.as_ref(), thread.as_deref()),
-            last_message_preview: row.try_get("last_message_preview")?,
-            last_activity_at: row.try_get("last_activity_at")?,
-            message_count: last_seq.max(0) as u64,
-            created_at: row.try_get("created_at")?,
+            id: ConversationId(id),
+            site: columns.site,
+            visitor_label: conversation_label(
+                visitor_id.as_ref(),
+                columns.external_thread_id.as_deref(),
+            ),
+            last_message_preview: columns.last_message_preview,
+            last_activity_at: columns.last_activity_at,
+            message_count: columns.last_seq.max(0) as u64,
+            created_at: columns.created_at,
             // Filled by the inbox's own queries (`sqlite/inbox.rs`).
             state: Default::default(),
         },
@@ -1091,6 +1112,12 @@ mod tests {
             .execute(&store.pool)
             .await;
         assert!(write.is_err(), "{write:?}");
+        // …but they checkpoint (the writer's background checkpoints run on them).
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(busy, 0);
         sqlx::query("DELETE FROM visitors")
             .execute(&store.writes)
             .await

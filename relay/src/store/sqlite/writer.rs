@@ -14,22 +14,37 @@
 //!   savepoint and is answered [`Written::Duplicate`]; the caller reads the stored copy after
 //!   the commit.
 //! - A failure that may have cost the transaction itself (I/O, disk full, a failed `COMMIT`)
-//!   fails the whole batch: every caller gets the error, and the connection, whose
-//!   transaction state is in doubt, is closed, never reused ([`super::connection_is_clean`]).
+//!   fails the whole batch: every caller gets the error. The disk-full defence: after the
+//!   `COMMIT`, SQLite must say it is out of the transaction (autocommit), or nothing is
+//!   acknowledged; and a connection whose batch failed is closed, never reused, a fresh one
+//!   opened for the next batch.
 //! - Overload: the queue is bounded, so callers wait for room ([`Writer::append`] is slower,
 //!   never refused) and the sockets that feed them slow down with it.
 //!
-//! The task writes through the store's one write connection ([`super::SqliteStore`]'s
-//! `writes` pool), taken per batch: other writes queue fairly between batches instead of
-//! sleeping in SQLite's busy handler.
+//! Checkpoints (copying the WAL back into the database file and flushing it) happen off the
+//! ack path: the writer's own automatic checkpoint is only a backstop at [`AUTOCHECKPOINT`]
+//! pages, and after a batch the writer asks a reader connection for a `PASSIVE` checkpoint
+//! (at most one running, at most every [`CHECKPOINT_EVERY`]), which runs beside the next
+//! batches instead of inside one of their commits.
+//!
+//! The batch runs on a blocking thread with a rusqlite connection of its own, statements
+//! prepared once: profiling showed sqlx's SQLite driver spending more CPU handing each
+//! statement to its connection thread and back than SQLite spent running it. Its turn to
+//! write is the store's one sqlx write connection (`writes`, a pool of one), held while the
+//! batch runs, so the other writes of this process queue fairly between batches instead of
+//! meeting the writer in SQLite's busy handler.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use natter_protocol::Message;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, SqlitePool};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::append::append_one;
-use super::connection_is_clean;
 use crate::store::{ConversationRecord, NewMessage, StoreError};
 
 /// Messages waiting for the writer before callers wait for room: at 5,000 msg/s, 0.8 s of
@@ -38,6 +53,15 @@ const QUEUE: usize = 4096;
 /// Messages in one transaction at most: bounds how long the write lock is held, so other
 /// writes (hellos, read marks, the jobs runner) get their turn between batches.
 const MAX_BATCH: usize = 256;
+/// How long the writer waits for another process's write lock on the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements the writer keeps (a handful per message kind).
+const STATEMENT_CACHE: usize = 32;
+/// WAL pages after which a committing connection checkpoints by itself (SQLite's default is
+/// 1,000): a backstop for when the background checkpoint cannot keep up.
+pub(super) const AUTOCHECKPOINT: u32 = 10_000;
+/// How often, at most, a busy writer asks for a background checkpoint.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// What the writer did with one message.
 // Mostly `Stored`: boxing it would cost an allocation per message to save bytes on the rare
@@ -54,10 +78,13 @@ pub(super) enum Written {
     Duplicate,
 }
 
+/// The outcome of one message in a batch that committed.
+type Outcome = Result<Written, StoreError>;
+
 /// One append waiting for the writer, and where to answer it.
 struct Request {
     message: NewMessage,
-    reply: oneshot::Sender<Result<Written, StoreError>>,
+    reply: oneshot::Sender<Outcome>,
 }
 
 /// The queue into the writer task. Dropping the last handle stops the task once it has
@@ -67,15 +94,16 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime, writing through `writes`.
-    pub(super) fn start(writes: SqlitePool) -> Self {
+    /// Starts the writer task on the current runtime, writing to the database file at `path`
+    /// whenever it holds `writes`' one connection, and checkpointing through `readers`.
+    pub(super) fn start(path: PathBuf, writes: SqlitePool, readers: SqlitePool) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writes, requests));
+        tokio::spawn(run(path, writes, Checkpoints::new(readers), requests));
         Self { queue }
     }
 
     /// Appends one message in the next batch; returns after that batch committed (or failed).
-    pub(super) async fn append(&self, message: NewMessage) -> Result<Written, StoreError> {
+    pub(super) async fn append(&self, message: NewMessage) -> Outcome {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Request { message, reply })
@@ -88,65 +116,139 @@ impl Writer {
 }
 
 /// The writer task: one batch after another until every [`Writer`] handle is gone.
-async fn run(writes: SqlitePool, mut requests: mpsc::Receiver<Request>) {
+async fn run(
+    path: PathBuf,
+    writes: SqlitePool,
+    mut checkpoints: Checkpoints,
+    mut requests: mpsc::Receiver<Request>,
+) {
+    let mut connection = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let messages: Vec<&NewMessage> = batch.iter().map(|request| &request.message).collect();
-        let outcome = write_batch(&writes, &messages).await;
-        answer(std::mem::take(&mut batch), outcome);
+        let (messages, replies): (Vec<_>, Vec<_>) = batch
+            .drain(..)
+            .map(|request| (request.message, request.reply))
+            .unzip();
+        let (kept, outcome) = write_batch(&path, &writes, connection.take(), messages).await;
+        connection = kept;
+        answer(replies, outcome);
+        checkpoints.after_batch();
+    }
+}
+
+/// Background checkpoints on a reader connection (`query_only` still allows them).
+struct Checkpoints {
+    readers: SqlitePool,
+    running: Arc<AtomicBool>,
+    last: Instant,
+}
+
+impl Checkpoints {
+    fn new(readers: SqlitePool) -> Self {
+        Self {
+            readers,
+            running: Arc::new(AtomicBool::new(false)),
+            last: Instant::now(),
+        }
+    }
+
+    /// Starts a `PASSIVE` checkpoint unless one is running or one started recently. It
+    /// copies what it can without waiting for the writer or any reader.
+    fn after_batch(&mut self) {
+        if self.last.elapsed() < CHECKPOINT_EVERY || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.last = Instant::now();
+        let (readers, running) = (self.readers.clone(), Arc::clone(&self.running));
+        tokio::spawn(async move {
+            let checkpoint = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&readers)
+                .await;
+            if let Err(error) = checkpoint {
+                tracing::warn!(%error, "background checkpoint failed");
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 }
 
 /// Answers every caller of a batch: each its own outcome, or all the batch's error.
-fn answer(batch: Vec<Request>, outcome: Result<Vec<Result<Written, StoreError>>, StoreError>) {
+fn answer(replies: Vec<oneshot::Sender<Outcome>>, outcome: Result<Vec<Outcome>, StoreError>) {
     match outcome {
         Ok(outcomes) => {
-            for (request, outcome) in batch.into_iter().zip(outcomes) {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // The caller may have gone (its socket closed): the message is stored anyway.
-                let _ = request.reply.send(outcome);
+                let _ = reply.send(outcome);
             }
         }
         Err(error) => {
-            tracing::error!(%error, messages = batch.len(), "a batch of messages was not stored");
-            for request in batch {
-                let _ = request.reply.send(Err(copy_of(&error)));
+            tracing::error!(%error, messages = replies.len(), "a batch of messages was not stored");
+            for reply in replies {
+                let _ = reply.send(Err(copy_of(&error)));
             }
         }
     }
 }
 
-/// Takes the write connection and writes one batch. `Ok` holds one outcome per message, in
-/// order, and means the batch committed.
+/// Waits for the turn to write, then writes one batch on a blocking thread. Returns the
+/// connection to keep (none after a failure: it is closed) and, if the batch committed, one
+/// outcome per message, in order.
 async fn write_batch(
+    path: &Path,
     writes: &SqlitePool,
-    messages: &[&NewMessage],
-) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
-    let mut connection = writes.acquire().await?;
-    match commit_batch(&mut connection, messages).await {
-        Ok(outcomes) => Ok(outcomes),
-        Err(error) => {
-            // Whatever SQLite did with the transaction, this connection is not trusted again.
-            connection.close_on_drop();
-            Err(error)
-        }
-    }
+    connection: Option<Connection>,
+    messages: Vec<NewMessage>,
+) -> (Option<Connection>, Result<Vec<Outcome>, StoreError>) {
+    let turn = match writes.acquire().await {
+        Ok(turn) => turn,
+        Err(error) => return (connection, Err(error.into())),
+    };
+    let path = path.to_owned();
+    let written = tokio::task::spawn_blocking(move || {
+        let mut connection = match connection.map_or_else(|| open(&path), Ok) {
+            Ok(connection) => connection,
+            Err(error) => return (None, Err(error)),
+        };
+        let outcome = commit_batch(&mut connection, &messages);
+        // Dropping a connection closes it (rolling back whatever SQLite still holds open).
+        (outcome.is_ok().then_some(connection), outcome)
+    })
+    .await;
+    drop(turn);
+    written.unwrap_or_else(|error| {
+        let error = StoreError::Unavailable(format!("the database writer failed: {error}"));
+        (None, Err(error))
+    })
+}
+
+/// The writer's connection. The file exists and is in WAL mode (the store opened it first);
+/// `synchronous = FULL` makes every commit durable before the ack (R2).
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(connection)
 }
 
 /// One transaction for the batch, one savepoint per message, one commit; then the disk-full
 /// defence: SQLite must really be out of the transaction, or nothing was committed.
-pub(super) async fn commit_batch(
-    connection: &mut SqliteConnection,
-    messages: &[&NewMessage],
-) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
-    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+pub(super) fn commit_batch(
+    connection: &mut Connection,
+    messages: &[NewMessage],
+) -> Result<Vec<Outcome>, StoreError> {
+    connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let mut outcomes = Vec::with_capacity(messages.len());
     for message in messages {
-        outcomes.push(in_savepoint(&mut transaction, message).await?);
+        outcomes.push(in_savepoint(connection, message)?);
     }
-    transaction.commit().await?;
+    connection.prepare_cached("COMMIT")?.execute([])?;
     // An ack must only ever follow a commit: if SQLite is still inside a transaction here,
-    // this "commit" only released a savepoint of one left open by an earlier failure.
-    if !connection_is_clean(connection).await {
+    // that COMMIT committed nothing.
+    if !connection.is_autocommit() {
         return Err(StoreError::Unavailable(
             "the write was not committed; the connection was reset".into(),
         ));
@@ -156,29 +258,61 @@ pub(super) async fn commit_batch(
 
 /// One message in its own savepoint. The outer `Err` fails the whole batch; the inner one is
 /// this message's alone (its savepoint was rolled back, the transaction goes on).
-async fn in_savepoint(
-    connection: &mut SqliteConnection,
-    message: &NewMessage,
-) -> Result<Result<Written, StoreError>, StoreError> {
-    let mut savepoint = connection.begin().await?;
-    match append_one(&mut savepoint, message).await {
-        Ok(Some((message, conversation))) => {
-            savepoint.commit().await?;
-            Ok(Ok(Written::Stored {
-                message,
-                conversation,
-            }))
-        }
-        Ok(None) => {
-            savepoint.rollback().await?;
-            Ok(Ok(Written::Duplicate))
-        }
+fn in_savepoint(connection: &Connection, message: &NewMessage) -> Result<Outcome, StoreError> {
+    connection
+        .prepare_cached("SAVEPOINT message")?
+        .execute([])?;
+    let outcome = match append_one(connection, message) {
+        Ok(Some((message, conversation))) => Ok(Written::Stored {
+            message,
+            conversation,
+        }),
+        Ok(None) => Ok(Written::Duplicate),
         // SQLite may have rolled the whole transaction back by itself (disk full, I/O):
         // nothing in this batch can be trusted to commit.
-        Err(error @ StoreError::Unavailable(_)) => Err(error),
-        Err(error) => {
-            savepoint.rollback().await?;
-            Ok(Err(error))
+        Err(error @ StoreError::Unavailable(_)) => return Err(error),
+        Err(error) => Err(error),
+    };
+    if !matches!(outcome, Ok(Written::Stored { .. })) {
+        connection
+            .prepare_cached("ROLLBACK TO message")?
+            .execute([])?;
+    }
+    connection.prepare_cached("RELEASE message")?.execute([])?;
+    Ok(outcome)
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error {
+            rusqlite::Error::QueryReturnedNoRows => Self::NotFound,
+            rusqlite::Error::SqliteFailure(failure, _) => {
+                let text = error.to_string();
+                match failure.code {
+                    ErrorCode::ConstraintViolation
+                        if matches!(
+                            failure.extended_code,
+                            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                        ) =>
+                    {
+                        Self::Duplicate(text)
+                    }
+                    // "Not now" rather than "never", as for sqlx's errors (`mod.rs`).
+                    ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::OutOfMemory
+                    | ErrorCode::ReadOnly
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::DiskFull
+                    | ErrorCode::CannotOpen => Self::Unavailable(text),
+                    _ => Self::Backend(text),
+                }
+            }
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..) => Self::Corrupt(error.to_string()),
+            other => Self::Backend(other.to_string()),
         }
     }
 }
@@ -212,9 +346,13 @@ mod tests {
 
     const NOW: i64 = 1_767_225_600_000;
 
+    fn store_path(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("store.db")
+    }
+
     async fn store_with_chat() -> (tempfile::TempDir, SqliteStore, ConversationId) {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let url = format!("sqlite://{}", store_path(&dir).display());
         let store = SqliteStore::open(&url).await.unwrap();
         let visitor = VisitorId("visitor-ada".into());
         store.touch_visitor("demo", &visitor, NOW).await.unwrap();
@@ -246,7 +384,7 @@ mod tests {
         messages.into_iter().map(|m| m.text).collect()
     }
 
-    fn seq_of(outcome: &Result<Written, StoreError>) -> Option<u64> {
+    fn seq_of(outcome: &Outcome) -> Option<u64> {
         match outcome {
             Ok(Written::Stored { message, .. }) => Some(message.seq),
             _ => None,
@@ -258,7 +396,7 @@ mod tests {
     /// with gapless seqs.
     #[tokio::test]
     async fn one_bad_or_repeated_message_fails_alone() {
-        let (_dir, store, conversation) = store_with_chat().await;
+        let (dir, store, conversation) = store_with_chat().await;
         let first = message(conversation, Author::Visitor, "first");
         let resend = first.clone();
         let lost = message(
@@ -272,9 +410,9 @@ mod tests {
         };
         let refused = message(conversation, stranger, "refused");
         let second = message(conversation, Author::Visitor, "second");
-        let batch = [&first, &resend, &lost, &refused, &second];
-        let mut connection = store.writes.acquire().await.unwrap();
-        let outcomes = commit_batch(&mut connection, &batch).await.unwrap();
+        let batch = [first, resend, lost, refused, second];
+        let mut connection = open(&store_path(&dir)).unwrap();
+        let outcomes = commit_batch(&mut connection, &batch).unwrap();
         drop(connection);
 
         assert_eq!(seq_of(&outcomes[0]), Some(1));
@@ -293,7 +431,7 @@ mod tests {
     /// connection.
     #[tokio::test]
     async fn a_failed_commit_fails_the_whole_batch() {
-        let (_dir, store, conversation) = store_with_chat().await;
+        let (dir, store, conversation) = store_with_chat().await;
         sqlx::raw_sql(
             "CREATE TABLE poison_parent (id TEXT PRIMARY KEY);
              CREATE TABLE poison_child (parent TEXT
@@ -307,13 +445,18 @@ mod tests {
         let good = message(conversation, Author::Visitor, "good");
         let poison = message(conversation, Author::Visitor, "poison");
         let also_good = message(conversation, Author::Visitor, "also good");
-        let failed = write_batch(&store.writes, &[&good, &poison, &also_good]).await;
+        let path = store_path(&dir);
+        let connection = open(&path).unwrap();
+        let batch = vec![good, poison, also_good];
+        let (kept, failed) = write_batch(&path, &store.writes, Some(connection), batch).await;
         assert!(failed.is_err(), "{failed:?}");
+        assert!(kept.is_none(), "the connection in doubt is closed");
         assert!(stored_texts(&store, conversation).await.is_empty());
 
-        let after = message(conversation, Author::Visitor, "after");
-        let outcomes = write_batch(&store.writes, &[&after]).await.unwrap();
-        assert_eq!(seq_of(&outcomes[0]), Some(1));
+        let after = vec![message(conversation, Author::Visitor, "after")];
+        let (kept, outcomes) = write_batch(&path, &store.writes, kept, after).await;
+        assert!(kept.is_some());
+        assert_eq!(seq_of(&outcomes.unwrap()[0]), Some(1));
         assert_eq!(stored_texts(&store, conversation).await, ["after"]);
     }
 
