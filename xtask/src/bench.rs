@@ -1,7 +1,9 @@
 //! `cargo xtask bench inbox [N]`: the inbox list and search latency with N conversations
 //! (default 100 000) in a temporary SQLite database (I2).
-//! `cargo xtask bench sockets`: the relay binary's memory per idle visitor socket and its
-//! send → ack and visitor → agent latencies (`tests/bench/sockets.rs`).
+//! `cargo xtask bench sockets [options]`: the relay binary's send → ack and visitor → agent
+//! latencies, one message at a time and at fixed offered rates, on SQLite, PostgreSQL and two
+//! nodes on PostgreSQL + NATS (both started if they are not running), the highest rate with
+//! p99 under 50 ms, and a plot in `bench/` (`tests/bench/sockets/main.rs` lists the options).
 //!
 //! The measuring code is the relay example `relay/examples/inbox_bench.rs`, built with the
 //! `server` profile (what production runs), so xtask itself stays free of the relay's
@@ -10,7 +12,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::shell;
+use crate::{services, shell};
 
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
@@ -31,6 +33,9 @@ pub fn run(args: &[String]) -> Result<()> {
             shell::run(&mut command)
         }
         Some("sockets") => {
+            // The PostgreSQL and two-node set-ups need both.
+            services::ensure_postgres()?;
+            services::ensure_nats()?;
             shell::run(shell::cargo().args([
                 "build",
                 "--profile",
@@ -48,7 +53,8 @@ pub fn run(args: &[String]) -> Result<()> {
                         "-p",
                         "natter-tests",
                     ])
-                    .args(["--example", "bench_sockets"])
+                    .args(["--example", "bench_sockets", "--"])
+                    .args(&args[1..])
                     .env(
                         "NATTER_RELAY_BIN",
                         shell::root().join("target/server/natter-relay"),
