@@ -85,6 +85,18 @@ fn stream_of(
     ))
 }
 
+/// A new visitor's socket past its welcome and first availability frame.
+async fn welcomed(state: &crate::AppState) -> Widget {
+    let mut widget = connect(state);
+    widget.send(&hello(None));
+    assert!(matches!(widget.frame().await, ServerFrame::Welcome { .. }));
+    assert!(matches!(
+        widget.frame().await,
+        ServerFrame::Availability { .. }
+    ));
+    widget
+}
+
 fn hello(after_seq: Option<u64>) -> ClientFrame {
     ClientFrame::Hello {
         v: PROTOCOL_VERSION,
@@ -117,13 +129,7 @@ async fn a_first_frame_that_is_not_hello_is_refused_and_closed() {
 #[tokio::test]
 async fn a_message_is_acknowledged_after_bad_frames_that_leave_the_socket_open() {
     let (_dir, state) = state().await;
-    let mut widget = connect(&state);
-    widget.send(&hello(None));
-    assert!(matches!(widget.frame().await, ServerFrame::Welcome { .. }));
-    assert!(matches!(
-        widget.frame().await,
-        ServerFrame::Availability { .. }
-    ));
+    let mut widget = welcomed(&state).await;
     widget.send_raw(WsMessage::Text("{not json".into()));
     widget.send_raw(WsMessage::Binary(vec![1, 2].into()));
     for _ in 0..2 {
@@ -169,13 +175,7 @@ async fn a_message_is_acknowledged_after_bad_frames_that_leave_the_socket_open()
 #[tokio::test]
 async fn a_socket_that_missed_hub_events_catches_up_from_the_store_and_stays_open() {
     let (_dir, state) = state().await;
-    let mut widget = connect(&state);
-    widget.send(&hello(None));
-    assert!(matches!(widget.frame().await, ServerFrame::Welcome { .. }));
-    assert!(matches!(
-        widget.frame().await,
-        ServerFrame::Availability { .. }
-    ));
+    let mut widget = welcomed(&state).await;
     widget.send(&ClientFrame::Send {
         client_id: ClientMessageId::new_random(),
         text: "anyone?".into(),
