@@ -26,6 +26,9 @@ use crate::Socket;
 
 /// How long a run waits for the acks and deliveries still due after its last send.
 const DRAIN: Duration = Duration::from_secs(15);
+/// How long, after that, the bench waits for an overloaded relay to work off its backlog
+/// before the next run (which would otherwise measure the last run's queue).
+pub const QUIESCE: Duration = Duration::from_secs(60);
 /// Agent socket reconnects allowed in one set-up (a relay that keeps closing it is a result,
 /// not something to retry forever).
 const MAX_AGENT_RECONNECTS: usize = 50;
@@ -41,6 +44,8 @@ pub struct RunReport {
     pub delivery: Summary,
     pub refused: usize,
     pub agent_closes: usize,
+    /// Times the agent socket was told it fell behind (its missed events never arrive).
+    pub agent_resyncs: usize,
     pub visitor_closes: usize,
     /// How late the bench itself was at its worst in sending a message on schedule.
     pub send_lag_max: Duration,
@@ -48,6 +53,9 @@ pub struct RunReport {
     pub acked_per_second: f64,
     /// The relays' CPU use over the run, in cores (1.0 = one core busy).
     pub relay_cpu: f64,
+    /// Messages of this or earlier runs still not acknowledged (or delivered to the agent)
+    /// [`QUIESCE`] after this run: later runs on this set-up would measure that backlog.
+    pub backlog: usize,
 }
 
 impl RunReport {
@@ -67,6 +75,10 @@ impl RunReport {
 #[derive(Default)]
 struct Recorder {
     runs: Mutex<HashMap<u32, (Samples, Samples)>>,
+    /// Every ack so far, of any run.
+    acked_total: AtomicUsize,
+    /// `resync` frames: the agent socket fell behind and missed events.
+    agent_resyncs: AtomicUsize,
     refused: AtomicUsize,
     agent_closes: AtomicUsize,
     visitor_closes: AtomicUsize,
@@ -75,6 +87,7 @@ struct Recorder {
 
 impl Recorder {
     fn ack(&self, run: u32, latency: Duration) {
+        self.acked_total.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut runs) = self.runs.lock() {
             runs.entry(run).or_default().0.push(latency);
         }
@@ -110,6 +123,8 @@ impl Recorder {
 /// runs at any rate.
 pub struct Load {
     visitors: Vec<mpsc::UnboundedSender<u32>>,
+    /// Messages sent so far, in every run.
+    sent_total: usize,
     recorder: Arc<Recorder>,
     pids: Vec<u32>,
     next_run: u32,
@@ -146,6 +161,7 @@ impl Load {
         }
         let mut load = Self {
             visitors: senders,
+            sent_total: 0,
             recorder,
             pids,
             next_run: 0,
@@ -161,6 +177,7 @@ impl Load {
         for visitor in &self.visitors {
             visitor.send(run).ok();
         }
+        self.sent_total += self.visitors.len();
         let expected = self.visitors.len();
         let deadline = Instant::now() + DRAIN;
         while self.recorder.counts(run).0 < expected {
@@ -189,9 +206,11 @@ impl Load {
         let before = self.relay_cpu()?;
         let refused_before = self.recorder.refused.load(Ordering::Relaxed);
         let agent_closes_before = self.recorder.agent_closes.load(Ordering::Relaxed);
+        let resyncs_before = self.recorder.agent_resyncs.load(Ordering::Relaxed);
         let visitor_closes_before = self.recorder.visitor_closes.load(Ordering::Relaxed);
         let start = Instant::now();
         let send_lag_max = self.offer(run, total, interval, start).await;
+        self.sent_total += total;
         self.drain(run, total).await;
         let elapsed = start.elapsed();
         let last_ack = self
@@ -204,6 +223,7 @@ impl Load {
         let cpu = (self.relay_cpu()? - before) / elapsed.as_secs_f64();
         let (mut acks, mut deliveries) = self.recorder.take(run);
         let acked = acks.len();
+        let backlog = self.quiesce().await;
         Ok(RunReport {
             rate,
             sent: total,
@@ -211,6 +231,7 @@ impl Load {
             delivery: deliveries.summary(),
             refused: self.recorder.refused.load(Ordering::Relaxed) - refused_before,
             agent_closes: self.recorder.agent_closes.load(Ordering::Relaxed) - agent_closes_before,
+            agent_resyncs: self.recorder.agent_resyncs.load(Ordering::Relaxed) - resyncs_before,
             visitor_closes: self.recorder.visitor_closes.load(Ordering::Relaxed)
                 - visitor_closes_before,
             send_lag_max,
@@ -220,7 +241,24 @@ impl Load {
                     .as_secs_f64()
                     .max(1e-3),
             relay_cpu: cpu,
+            backlog,
         })
+    }
+
+    /// Waits (bounded) until every message sent so far is acknowledged or refused; returns
+    /// how many are still outstanding. (Deliveries to the agent are not waited for: a
+    /// console that fell behind is told to resync, and the events it missed never come.)
+    async fn quiesce(&self) -> usize {
+        let deadline = Instant::now() + QUIESCE;
+        loop {
+            let answered = self.recorder.acked_total.load(Ordering::Relaxed)
+                + self.recorder.refused.load(Ordering::Relaxed);
+            let outstanding = self.sent_total.saturating_sub(answered);
+            if outstanding == 0 || Instant::now() > deadline {
+                return outstanding;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Sends `total` messages on the clock; returns how late the worst one went out.
@@ -327,10 +365,16 @@ async fn read_agent(mut socket: Socket, addr: String, t0: Instant, recorder: Arc
             let WsMessage::Text(text) = frame else {
                 continue;
             };
-            if let Ok(AgentServerFrame::MessageAdded { message }) = serde_json::from_str(&text) {
-                if let Some((run, latency)) = stamp(&message.message.text, t0) {
-                    recorder.delivered(run, latency);
+            match serde_json::from_str(&text) {
+                Ok(AgentServerFrame::MessageAdded { message }) => {
+                    if let Some((run, latency)) = stamp(&message.message.text, t0) {
+                        recorder.delivered(run, latency);
+                    }
                 }
+                Ok(AgentServerFrame::Resync) => {
+                    recorder.agent_resyncs.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
             }
         }
         recorder.agent_closes.fetch_add(1, Ordering::Relaxed);

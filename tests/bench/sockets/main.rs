@@ -240,6 +240,15 @@ async fn search(
             low = None;
         }
     }
+    if let Some(stuck) = fixed.iter().find(|report| report.backlog > 0) {
+        println!(
+            "no search: {} messages still outstanding {:.0} s after the {}/s run",
+            stuck.backlog,
+            load::QUIESCE.as_secs_f64(),
+            stuck.rate
+        );
+        return Ok((low, runs));
+    }
     while high.is_none() {
         let rate = low.unwrap_or(250).saturating_mul(2);
         if rate > SEARCH_CEILING {
@@ -247,12 +256,16 @@ async fn search(
         }
         let report = load.run(rate, seconds).await?;
         print_run(&report);
+        let stuck = report.backlog > 0;
         if held(&report) {
             low = Some(rate);
         } else {
             high = Some(rate);
         }
         runs.push(report);
+        if stuck {
+            return Ok((low, runs));
+        }
     }
     for _ in 0..SEARCH_STEPS {
         let Some(h) = high else {
@@ -265,19 +278,23 @@ async fn search(
         let rate = (f64::from(l) * f64::from(h)).sqrt().round() as u32;
         let report = load.run(rate, seconds).await?;
         print_run(&report);
+        let stuck = report.backlog > 0;
         if held(&report) {
             low = Some(rate);
         } else {
             high = Some(rate);
         }
         runs.push(report);
+        if stuck {
+            break;
+        }
     }
     Ok((low, runs))
 }
 
 fn print_run(report: &RunReport) {
     println!(
-        "{:>6}/s sent {:>6}: ack p50 {:>7} p99 {:>8} max {:>8} ms | agent p50 {:>7} p99 {:>8} max {:>8} ms (n={}) | {:>6.0} acked/s, relay {:.2} cores, refused {}, closed agent {} visitors {}, send lag max {} ms",
+        "{:>6}/s sent {:>6}: ack p50 {:>7} p99 {:>8} max {:>8} ms | agent p50 {:>7} p99 {:>8} max {:>8} ms (n={}) | {:>6.0} acked/s, relay {:.2} cores, refused {}, closed agent {} visitors {}, agent resyncs {}, send lag max {} ms, backlog after {}",
         report.rate,
         report.sent,
         ms(report.ack.p50),
@@ -292,7 +309,9 @@ fn print_run(report: &RunReport) {
         report.refused,
         report.agent_closes,
         report.visitor_closes,
+        report.agent_resyncs,
         ms(report.send_lag_max),
+        report.backlog,
     );
 }
 
@@ -332,9 +351,11 @@ fn print_tables(reports: &[SetupReport]) {
                 )
             },
         );
-        let highest = report
-            .highest
-            .map_or_else(|| "none tried held".to_owned(), |rate| rate.to_string());
+        let highest = match (report.highest, report.searched.is_empty()) {
+            (Some(rate), _) => rate.to_string(),
+            (None, false) => "none tried held".to_owned(),
+            (None, true) => "not searched".to_owned(),
+        };
         println!(
             "| {} | {} | {} | {} |",
             report.setup.label(),
