@@ -1,9 +1,12 @@
 //! `cargo xtask bench inbox [N]`: the inbox list and search latency with N conversations
-//! (default 100 000) in a temporary SQLite database (I2).
+//! (default 100 000), in a temporary SQLite database and then in a fresh PostgreSQL database on
+//! 127.0.0.1:5432 (started if it is not running; created and dropped by the bench) (I2).
 //! `cargo xtask bench sockets [options]`: the relay binary's send → ack and visitor → agent
 //! latencies, one message at a time and at fixed offered rates, on SQLite, PostgreSQL and two
 //! nodes on PostgreSQL + NATS (both started if they are not running), the highest rate with
 //! p99 under 50 ms, and a plot in `bench/` (`tests/bench/sockets/main.rs` lists the options).
+//! `cargo xtask bench idle [N]`: N idle visitor sockets (default 10 000) on the relay binary:
+//! RSS per idle socket and the connect rate (`tests/bench/idle.rs`).
 //!
 //! The measuring code is the relay example `relay/examples/inbox_bench.rs`, built with the
 //! `server` profile (what production runs), so xtask itself stays free of the relay's
@@ -17,6 +20,8 @@ use crate::{services, shell};
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("inbox") => {
+            // The second half of the figures is on PostgreSQL.
+            services::ensure_postgres()?;
             let mut command = shell::cargo();
             command.args([
                 "run",
@@ -61,6 +66,34 @@ pub fn run(args: &[String]) -> Result<()> {
                     ),
             )
         }
-        _ => bail!("usage: cargo xtask bench inbox [conversations] | bench sockets"),
+        Some("idle") => {
+            shell::run(shell::cargo().args([
+                "build",
+                "--profile",
+                "server",
+                "-p",
+                "natter-relay",
+            ]))?;
+            shell::run(
+                shell::cargo()
+                    .args([
+                        "run",
+                        "--quiet",
+                        "--profile",
+                        "server",
+                        "-p",
+                        "natter-tests",
+                    ])
+                    .args(["--example", "bench_idle", "--"])
+                    .args(&args[1..])
+                    .env(
+                        "NATTER_RELAY_BIN",
+                        shell::root().join("target/server/natter-relay"),
+                    ),
+            )
+        }
+        _ => bail!(
+            "usage: cargo xtask bench inbox [conversations] | bench sockets | bench idle [sockets]"
+        ),
     }
 }
