@@ -41,59 +41,34 @@ pub fn run(args: &[String]) -> Result<()> {
             // The PostgreSQL and two-node set-ups need both.
             services::ensure_postgres()?;
             services::ensure_nats()?;
-            shell::run(shell::cargo().args([
-                "build",
-                "--profile",
-                "server",
-                "-p",
-                "natter-relay",
-            ]))?;
-            shell::run(
-                shell::cargo()
-                    .args([
-                        "run",
-                        "--quiet",
-                        "--profile",
-                        "server",
-                        "-p",
-                        "natter-tests",
-                    ])
-                    .args(["--example", "bench_sockets", "--"])
-                    .args(&args[1..])
-                    .env(
-                        "NATTER_RELAY_BIN",
-                        shell::root().join("target/server/natter-relay"),
-                    ),
-            )
+            run_against_server_relay("bench_sockets", &args[1..])
         }
-        Some("idle") => {
-            shell::run(shell::cargo().args([
-                "build",
-                "--profile",
-                "server",
-                "-p",
-                "natter-relay",
-            ]))?;
-            shell::run(
-                shell::cargo()
-                    .args([
-                        "run",
-                        "--quiet",
-                        "--profile",
-                        "server",
-                        "-p",
-                        "natter-tests",
-                    ])
-                    .args(["--example", "bench_idle", "--"])
-                    .args(&args[1..])
-                    .env(
-                        "NATTER_RELAY_BIN",
-                        shell::root().join("target/server/natter-relay"),
-                    ),
-            )
-        }
+        Some("idle") => run_against_server_relay("bench_idle", &args[1..]),
         _ => bail!(
             "usage: cargo xtask bench inbox [conversations] | bench sockets | bench idle [sockets]"
         ),
     }
+}
+
+/// Builds the relay with the `server` profile (what production runs) and runs the bench
+/// example `example` of `natter-tests` against it, passing `args` on.
+fn run_against_server_relay(example: &str, args: &[String]) -> Result<()> {
+    shell::run(shell::cargo().args(["build", "--profile", "server", "-p", "natter-relay"]))?;
+    shell::run(
+        shell::cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--profile",
+                "server",
+                "-p",
+                "natter-tests",
+            ])
+            .args(["--example", example, "--"])
+            .args(args)
+            .env(
+                "NATTER_RELAY_BIN",
+                shell::root().join("target/server/natter-relay"),
+            ),
+    )
 }
