@@ -73,12 +73,24 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestRelay {
     spawn_with_parts(adjust, Parts::default()).await
 }
 
+/// With `NATTER_TEST_LOG` set (an env-filter such as `natter_relay=debug`), the relays of a
+/// test log through the test harness: how to see why a test failed on a loaded CI machine.
+fn log_when_asked() {
+    if let Ok(filter) = std::env::var("NATTER_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A relay with the given parts: a [`crate::clock::ManualClock`] the test moves instead of
 /// sleeping, or a broker shared with another node started in the same test.
 ///
 /// # Panics
 /// When the relay cannot start: a test cannot go on without it.
 pub async fn spawn_with_parts(adjust: impl FnOnce(&mut Config), parts: Parts) -> TestRelay {
+    log_when_asked();
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut config = Config {
         data_dir: data_dir.path().to_path_buf(),

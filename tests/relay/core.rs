@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use natter_protocol::visitor::{ClientFrame, ServerFrame};
@@ -136,6 +137,45 @@ async fn send_burst(
     Ok((acked, refused))
 }
 
+/// Sends one message, and again with the same client id each time it is refused (at most
+/// [`PROBE_TRIES`] times, a tenth of a second apart), as the widget's outbox does.
+async fn resend_until_acked(
+    tab: &mut VisitorClient,
+    text: &str,
+) -> Result<(ConversationId, ClientMessageId)> {
+    let client_id = ClientMessageId::new_random();
+    for _ in 0..PROBE_TRIES {
+        let frame = ClientFrame::Send {
+            client_id,
+            text: text.into(),
+            attachments: vec![],
+        };
+        send_frame(&mut tab.socket, &frame).await?;
+        loop {
+            match tab.next().await? {
+                ServerFrame::Ack {
+                    client_id: id,
+                    message,
+                } if id == client_id => {
+                    return Ok((message.conversation_id, client_id));
+                }
+                ServerFrame::Error {
+                    code: ErrorCode::Internal,
+                    client_id: Some(id),
+                    ..
+                } if id == client_id => break,
+                ServerFrame::Availability { .. } => {}
+                other => bail!("unexpected frame {other:?}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the store did not recover within {PROBE_TRIES} tries")
+}
+
+/// How often a message is resent after the disk was freed before the test gives up.
+const PROBE_TRIES: usize = 30;
+
 #[tokio::test]
 async fn after_the_disk_fills_up_every_ack_was_committed_and_the_store_recovers() -> Result<()> {
     let disk = SmallDisk::mount(8)?;
@@ -162,7 +202,11 @@ async fn after_the_disk_fills_up_every_ack_was_committed_and_the_store_recovers(
         "a full disk refuses writes with an error frame"
     );
     std::fs::remove_file(filler)?;
-    // Space is back: the same relay process stores every message again, by itself.
+    // Space is back. Like the widget's outbox, resend one message until it is acknowledged
+    // (bounded): the condition has cleared once one write went through.
+    let probe = resend_until_acked(&mut tabs[0], "after the disk was freed").await?;
+    acked.push(probe);
+    // From then on the same relay process stores every message again, by itself.
     for tab in &mut tabs {
         let (ok, refused) = send_burst(tab, "after", 20).await?;
         assert_eq!(refused, 0, "the store recovered once space was freed");

@@ -92,7 +92,14 @@ fn test() -> Result<()> {
     shell::run(shell::cargo().args(["build", "-p", "natter-relay"]))?;
     // Unit tests of every crate (the widget's and console's logic runs natively too) and the
     // relay integration tests.
-    shell::run(shell::cargo().args(["test", "--workspace"]))?;
+    // A failing relay test shows the relay's warnings and errors (libtest prints a test's
+    // output only when it fails).
+    let mut tests = shell::cargo();
+    tests.args(["test", "--workspace"]);
+    if std::env::var_os("NATTER_TEST_LOG").is_none() {
+        tests.env("NATTER_TEST_LOG", "natter_relay=warn");
+    }
+    shell::run(&mut tests)?;
     browser_tests(&[])
 }
 

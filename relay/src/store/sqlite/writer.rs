@@ -14,7 +14,8 @@
 //!   savepoint and is answered [`Written::Duplicate`]; the caller reads the stored copy after
 //!   the commit.
 //! - A failure that may have cost the transaction itself (I/O, disk full, a failed `COMMIT`)
-//!   fails the whole batch: every caller gets the error. The disk-full defence: after the
+//!   fails the whole batch. It is tried again on a fresh connection after a pause, twice
+//!   ([`BATCH_RETRY_PAUSES`]), and only then does every caller get the error. The disk-full defence: after the
 //!   `COMMIT`, SQLite must say it is out of the transaction (autocommit), or nothing is
 //!   acknowledged; and a connection whose batch failed is closed, never reused, a fresh one
 //!   opened for the next batch.
@@ -60,6 +61,10 @@ const STATEMENT_CACHE: usize = 32;
 /// WAL pages after which a committing connection checkpoints by itself (SQLite's default is
 /// 1,000): a backstop for when the background checkpoint cannot keep up.
 pub(super) const AUTOCHECKPOINT: u32 = 10_000;
+/// The pauses before trying a failed batch again (see [`write_with_retries`]): an eighth of
+/// a second in all before its callers hear the error — enough for a passing hiccup, short
+/// because a full disk keeps failing and the widget's outbox retries anyway.
+const BATCH_RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(25), Duration::from_millis(100)];
 /// How often, at most, a busy writer asks for a background checkpoint.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
@@ -129,7 +134,7 @@ async fn run(
             .drain(..)
             .map(|request| (request.message, request.reply))
             .unzip();
-        let (kept, outcome) = write_batch(&path, &writes, connection.take(), messages).await;
+        let (kept, outcome) = write_with_retries(&path, &writes, connection.take(), messages).await;
         connection = kept;
         answer(replies, outcome);
         checkpoints.after_batch();
@@ -190,34 +195,64 @@ fn answer(replies: Vec<oneshot::Sender<Outcome>>, outcome: Result<Vec<Outcome>, 
     }
 }
 
+/// [`write_batch`], tried again on a fresh connection when the whole batch failed for a
+/// reason that may pass (I/O, a full disk that was just freed, a lock another process held
+/// too long), with a pause between tries. Trying again is safe: nothing of a failed batch was
+/// committed, and a message that was would come back [`Written::Duplicate`] (client ids are
+/// idempotency keys), never stored twice.
+async fn write_with_retries(
+    path: &Path,
+    writes: &SqlitePool,
+    mut connection: Option<Connection>,
+    mut messages: Vec<NewMessage>,
+) -> (Option<Connection>, Result<Vec<Outcome>, StoreError>) {
+    let mut pauses = BATCH_RETRY_PAUSES.iter();
+    loop {
+        let (kept, returned, outcome) = write_batch(path, writes, connection, messages).await;
+        match (outcome, pauses.next()) {
+            (Err(StoreError::Unavailable(reason)), Some(pause)) => {
+                tracing::warn!(%reason, ?pause, "a batch of messages failed; trying again");
+                tokio::time::sleep(*pause).await;
+                (connection, messages) = (kept, returned);
+            }
+            (outcome, _) => return (kept, outcome),
+        }
+    }
+}
+
 /// Waits for the turn to write, then writes one batch on a blocking thread. Returns the
-/// connection to keep (none after a failure: it is closed) and, if the batch committed, one
-/// outcome per message, in order.
+/// connection to keep (none after a failure: it is closed), the messages (for another try)
+/// and, if the batch committed, one outcome per message, in order.
 async fn write_batch(
     path: &Path,
     writes: &SqlitePool,
     connection: Option<Connection>,
     messages: Vec<NewMessage>,
-) -> (Option<Connection>, Result<Vec<Outcome>, StoreError>) {
+) -> (
+    Option<Connection>,
+    Vec<NewMessage>,
+    Result<Vec<Outcome>, StoreError>,
+) {
     let turn = match writes.acquire().await {
         Ok(turn) => turn,
-        Err(error) => return (connection, Err(error.into())),
+        Err(error) => return (connection, messages, Err(error.into())),
     };
     let path = path.to_owned();
     let written = tokio::task::spawn_blocking(move || {
         let mut connection = match connection.map_or_else(|| open(&path), Ok) {
             Ok(connection) => connection,
-            Err(error) => return (None, Err(error)),
+            Err(error) => return (None, messages, Err(error)),
         };
         let outcome = commit_batch(&mut connection, &messages);
         // Dropping a connection closes it (rolling back whatever SQLite still holds open).
-        (outcome.is_ok().then_some(connection), outcome)
+        (outcome.is_ok().then_some(connection), messages, outcome)
     })
     .await;
     drop(turn);
     written.unwrap_or_else(|error| {
-        let error = StoreError::Unavailable(format!("the database writer failed: {error}"));
-        (None, Err(error))
+        // A panic, not a passing condition: the batch is not tried again.
+        let error = StoreError::Backend(format!("the database writer failed: {error}"));
+        (None, Vec::new(), Err(error))
     })
 }
 
@@ -448,13 +483,13 @@ mod tests {
         let path = store_path(&dir);
         let connection = open(&path).unwrap();
         let batch = vec![good, poison, also_good];
-        let (kept, failed) = write_batch(&path, &store.writes, Some(connection), batch).await;
+        let (kept, _, failed) = write_batch(&path, &store.writes, Some(connection), batch).await;
         assert!(failed.is_err(), "{failed:?}");
         assert!(kept.is_none(), "the connection in doubt is closed");
         assert!(stored_texts(&store, conversation).await.is_empty());
 
         let after = vec![message(conversation, Author::Visitor, "after")];
-        let (kept, outcomes) = write_batch(&path, &store.writes, kept, after).await;
+        let (kept, _, outcomes) = write_batch(&path, &store.writes, kept, after).await;
         assert!(kept.is_some());
         assert_eq!(seq_of(&outcomes.unwrap()[0]), Some(1));
         assert_eq!(stored_texts(&store, conversation).await, ["after"]);
