@@ -272,6 +272,16 @@ impl Config {
             .validated()
     }
 
+    /// Defaults, then a TOML document, validated: what [`Config::load`] does without the
+    /// file system and the environment (the config fuzz target feeds it arbitrary text).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract::<Config>()
+            .map_err(|error| ConfigError(error.to_string()))?
+            .validated()
+    }
+
     /// Refuses values that parse but cannot work.
     pub fn validated(self) -> Result<Self, ConfigError> {
         self.mail.validate()?;
