@@ -1,6 +1,7 @@
 //! Relay integration tests: a real relay on port 0 (through `natter_relay::testing`), real
 //! SQLite, real WebSockets. One test binary, so the relay crate is linked once.
 
+mod abuse;
 mod agent_api;
 mod attachments;
 mod availability;
