@@ -206,8 +206,10 @@ fn write_archive(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs()),
     };
+    let created_at = manifest.created_at;
     let manifest = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    append_bytes(&mut archive, MANIFEST_ENTRY, &manifest).map_err(io_error(&context))?;
+    append_bytes(&mut archive, MANIFEST_ENTRY, &manifest, created_at)
+        .map_err(io_error(&context))?;
     archive
         .append_path_with_name(snapshot, DATABASE_ENTRY)
         .map_err(io_error(&context))?;
@@ -239,10 +241,16 @@ fn create_private(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-fn append_bytes(archive: &mut tar::Builder<File>, name: &str, bytes: &[u8]) -> io::Result<()> {
+fn append_bytes(
+    archive: &mut tar::Builder<File>,
+    name: &str,
+    bytes: &[u8],
+    modified: u64,
+) -> io::Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_size(bytes.len() as u64);
     header.set_mode(0o600);
+    header.set_mtime(modified);
     header.set_cksum();
     archive.append_data(&mut header, name, bytes)
 }
@@ -448,7 +456,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let not_a_backup = dir.path().join("other.tar");
         let mut archive = tar::Builder::new(File::create(&not_a_backup).expect("create"));
-        append_bytes(&mut archive, "natter.db", b"not a database").expect("append");
+        append_bytes(&mut archive, "natter.db", b"not a database", 0).expect("append");
         archive.into_inner().expect("finish");
         let config = Config {
             data_dir: dir.path().join("data"),

@@ -184,7 +184,11 @@ fn init_logs(format: LogFormat) {
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
