@@ -172,8 +172,23 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder is installed; /metrics stays empty");
         }
         describe();
+        register_zeros();
         handle
     })
+}
+
+/// The series with known labels start at 0, so a fresh relay's `/metrics` shows them and
+/// rates over the first scrapes are right.
+fn register_zeros() {
+    for kind in [SocketKind::Visitor, SocketKind::Agent] {
+        metrics::gauge!(SOCKETS_OPEN, "kind" => kind.label()).increment(0.0);
+        metrics::counter!(SOCKET_CATCH_UPS, "kind" => kind.label()).increment(0);
+    }
+    for channel in [Channel::Chat, Channel::Email, Channel::Messenger] {
+        metrics::counter!(MESSAGES_APPENDED, "channel" => channel_label(channel)).increment(0);
+    }
+    metrics::counter!(BUS_LOST_EVENTS).increment(0);
+    metrics::counter!(BUS_RESYNCS).increment(0);
 }
 
 /// Help texts shown in the exposition (`# HELP`).
@@ -268,6 +283,11 @@ mod tests {
     #[test]
     fn installing_twice_gives_the_same_handle_and_records_render() {
         assert!(std::ptr::eq(handle(), handle()));
+        let fresh = handle().render();
+        assert!(
+            fresh.contains("natter_messages_appended_total{channel=\"messenger\"}"),
+            "{fresh}"
+        );
         let _socket = OpenSocket::count(SocketKind::Agent);
         message_appended(Channel::Email, Duration::from_millis(3));
         let text = handle().render();
