@@ -23,7 +23,7 @@ pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_IDENTITY_SECRET: &str = "demo-identity-secret-not-for-production";
 
 /// The keys of [`Config`], for picking them out of the environment.
-const TOP_LEVEL_KEYS: [&str; 17] = [
+const TOP_LEVEL_KEYS: [&str; 19] = [
     "addr",
     "data_dir",
     "database_url",
@@ -41,6 +41,8 @@ const TOP_LEVEL_KEYS: [&str; 17] = [
     "attachments",
     "jobs",
     "mail",
+    "metrics_listen",
+    "metrics_token",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +79,13 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
+    /// A separate address serving Prometheus `/metrics` (e.g. `127.0.0.1:9090`); unset: none.
+    /// Keep it private (loopback or an internal network): it answers without a token unless
+    /// `metrics_token` is set too.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serves `/metrics` on the public port too, to `Authorization: Bearer <metrics_token>`
+    /// (and requires it on `metrics_listen`). Unset: `/metrics` is not on the public port.
+    pub metrics_token: Option<Secret>,
 }
 
 /// How a connection to the SMTP server is secured.
@@ -247,6 +256,8 @@ impl Default for Config {
             attachments: AttachmentsConfig::default(),
             jobs: JobsConfig::default(),
             mail: MailConfig::default(),
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -285,6 +296,13 @@ impl Config {
     /// Refuses values that parse but cannot work.
     pub fn validated(self) -> Result<Self, ConfigError> {
         self.mail.validate()?;
+        if let Some(token) = &self.metrics_token {
+            if token.expose().chars().count() < MIN_METRICS_TOKEN_CHARS {
+                return Err(ConfigError(format!(
+                    "metrics_token must have at least {MIN_METRICS_TOKEN_CHARS} characters"
+                )));
+            }
+        }
         if let Some(url) = &self.blob_url {
             crate::blobs::check_url(url).map_err(|error| ConfigError(error.to_string()))?;
         }
@@ -359,6 +377,21 @@ impl Config {
         self.sites.iter().find(|site| site.key == key)
     }
 }
+
+/// `url` with its password (if any) replaced by `***`, for printing a database or bus URL.
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A shorter `metrics_token` is refused: it guards the public port, so it must not be
+/// guessable (`openssl rand -hex 16` gives 32 characters).
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 /// The launcher's text (W13) sits on one line next to the icon: a few words, not a sentence.
 pub const MAX_LAUNCHER_TEXT_CHARS: usize = 40;
@@ -754,6 +787,34 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_metrics_token_is_refused_below_its_minimum_length() {
+        let with_token = |chars: usize| Config {
+            metrics_token: Some(Secret::new("t".repeat(chars))),
+            ..Config::default()
+        };
+        assert!(with_token(MIN_METRICS_TOKEN_CHARS).validated().is_ok());
+        let error = with_token(MIN_METRICS_TOKEN_CHARS - 1)
+            .validated()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("metrics_token"), "{error}");
+        assert!(Config::default().metrics_token.is_none());
+        assert!(Config::default().metrics_listen.is_none());
+    }
+
+    #[test]
+    fn printed_urls_hide_their_password() {
+        assert_eq!(
+            without_password("postgres://natter:hunter2@db.example/natter"),
+            "postgres://natter:***@db.example/natter"
+        );
+        assert_eq!(
+            without_password("sqlite://data/natter.db"),
+            "sqlite://data/natter.db"
+        );
     }
 
     #[test]

@@ -167,6 +167,8 @@ pub async fn append_once(core: &Core, incoming: Incoming) -> Result<(Message, bo
     let has_jobs = !incoming.jobs.is_empty();
     let unverified_sender = incoming.unverified_sender.clone();
     let awaits_delivery = incoming.awaits_delivery;
+    let channel = incoming.channel;
+    let started = std::time::Instant::now();
     let Appended {
         message,
         conversation,
@@ -188,6 +190,7 @@ pub async fn append_once(core: &Core, incoming: Incoming) -> Result<(Message, bo
         })
         .await?;
     if !duplicate {
+        crate::metrics::message_appended(channel, started.elapsed());
         if has_jobs {
             // Due now, most likely: no need to wait for the runner's next poll.
             core.jobs.wake();

@@ -70,6 +70,7 @@ impl From<StoreError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
+        crate::metrics::http_error(self.code);
         let body = ApiError {
             code: self.code,
             message: self.message,

@@ -148,6 +148,7 @@ impl Hub {
     }
 
     pub(crate) fn missed_from_other_nodes(&self, missed: u64) {
+        crate::metrics::bus_lost(missed);
         tracing::warn!(
             missed,
             "this node missed events from other nodes; resynchronising"

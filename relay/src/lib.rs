@@ -19,6 +19,10 @@
 //! - [`attachments`]: uploads (size, type and signature checks), capability-URL downloads.
 //! - [`blobs`]: where attachments' bytes live (a local directory, or `blob_url`: S3 or a
 //!   shared directory), so any node serves any file.
+//! - [`metrics`]: Prometheus metrics (every metric name) and the `/metrics` endpoint, never
+//!   public by default (`metrics_listen`, `metrics_token`).
+//! - [`backup`]: `natter-relay backup`/`restore`: an online SQLite snapshot and the
+//!   attachments in one tar file.
 //! - [`mail`]: email continuity: the outbox jobs, the reply address and magic link, and the
 //!   inbound email door (`POST /v1/mail/inbound`, `natter-relay ingest-mail`).
 //!
@@ -27,6 +31,7 @@
 
 pub mod assets;
 pub mod attachments;
+pub mod backup;
 pub mod blobs;
 pub mod broker;
 pub mod clock;
@@ -42,6 +47,7 @@ pub mod identity;
 pub mod inbox;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod presence;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -51,7 +57,7 @@ mod typing;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -59,6 +65,8 @@ use natter_protocol::agent::Role;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::assets::Loader;
 use crate::broker::{Broker, MemoryBroker};
@@ -223,7 +231,10 @@ pub async fn start_with(
         runner.register(mail::outbox::UNREAD_JOB, handler);
     }
     let jobs = Arc::new(runner);
+    // Once per process: every node in it records into the same recorder.
+    metrics::handle();
     let tasks = TaskTracker::new();
+    tasks.spawn(metrics::upkeep(shutdown.clone()));
     tasks.spawn(hub.clone().forward_from_broker(shutdown.clone()));
     tasks.spawn(jobs.clone().run(shutdown.clone()));
     tasks.spawn(presence.clone().beat(shutdown.clone()));
@@ -258,10 +269,11 @@ pub async fn start_with(
     Ok((state, report))
 }
 
-/// All routes of the relay.
+/// All routes of the relay. Every request gets an `x-request-id` (a proxy's, or a new UUID),
+/// answered back and carried by the request's log span.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route(
@@ -275,8 +287,35 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router(
             config.assets.widget_dir.clone(),
             config.assets.console_dir.clone(),
-        ))
+        ));
+    if let Some(token) = &config.metrics_token {
+        router = router.merge(metrics::router(Some(token.clone())));
+    }
+    router
         .with_state(state)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span every log line of a request carries: its id, method and route. The route
+/// template, never the path: capability URLs (`/v1/attachments/{id}/{token}`) hold secrets.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(other)", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        route,
+    )
 }
 
 async fn ready(State(state): State<AppState>) -> StatusCode {
@@ -294,6 +333,35 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let metrics_listener = match state.config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    serve_with_metrics(listener, metrics_listener, state, shutdown).await
+}
+
+/// [`serve`], with `/metrics` on `metrics_listener` (already bound to `metrics_listen`, so the
+/// caller knows its address) until the relay stops.
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Some(metrics_listener) = metrics_listener {
+        let app = metrics::router(state.config.metrics_token.clone());
+        let mut stopped = state.shutdown.clone();
+        state.tasks.spawn(async move {
+            let served = axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stopped| *stopped).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        });
+    }
     let sender = state.shutdown_sender.clone();
     let stop_tasks = state.shutdown_sender.clone();
     let tasks = state.tasks.clone();

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use natter_protocol::agent::Role;
 use natter_relay::config::{Config, EXAMPLE_CONFIG};
 use tracing_subscriber::EnvFilter;
@@ -30,8 +30,23 @@ struct Cli {
     /// Data directory (SQLite database, secret key). Overrides the config.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Log lines as readable text, or as one JSON object per line for a log collector.
+    #[arg(
+        long,
+        env = "NATTER_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +76,17 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Write a consistent copy of the SQLite database, the local attachments and the secret
+    /// key into one tar file, while the relay runs. PostgreSQL: use pg_dump instead.
+    Backup {
+        /// The tar file to write (replaced if it exists; readable by its owner only).
+        file: PathBuf,
+    },
+    /// Restore a backup into a fresh data directory (with the relay stopped).
+    Restore {
+        /// A tar file written by `natter-relay backup`.
+        file: PathBuf,
     },
 }
 
@@ -99,13 +125,8 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("natter_relay=info,tower_http=warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     let mut config = match Config::load(&cli.config) {
         Ok(config) => config,
         // An MTA bounces a mail to its sender on any exit but 75: a configuration mistake must
@@ -149,8 +170,66 @@ async fn main() -> anyhow::Result<()> {
             let code = ingest_mail(&config).await;
             std::process::exit(code);
         }
+        Command::Backup { file } => backup(config, file).await,
+        Command::Restore { file } => restore(config, file).await,
         Command::Serve => serve(config).await,
     }
+}
+
+/// `RUST_LOG` or the default filter, as text or JSON lines. Log lines never carry message
+/// bodies, passwords or tokens: request spans name the route template, not the path.
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("natter_relay=info,tower_http=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+async fn backup(config: Config, file: PathBuf) -> anyhow::Result<()> {
+    let target = file.clone();
+    let report =
+        tokio::task::spawn_blocking(move || natter_relay::backup::backup(&config, &target))
+            .await??;
+    println!(
+        "backup written to {} ({} attachment files{})",
+        file.display(),
+        report.attachment_files,
+        if report.secret_included {
+            ", the secret key: keep it private"
+        } else {
+            ""
+        }
+    );
+    if let Some(url) = report.attachments_elsewhere {
+        println!("attachments live in {url}: back them up with that store's tools");
+    }
+    Ok(())
+}
+
+async fn restore(config: Config, file: PathBuf) -> anyhow::Result<()> {
+    let source = file.clone();
+    let report =
+        tokio::task::spawn_blocking(move || natter_relay::backup::restore(&config, &source))
+            .await??;
+    println!(
+        "restored {} into {} ({} attachment files{})",
+        file.display(),
+        report.database.display(),
+        report.attachment_files,
+        if report.secret_restored {
+            ", the secret key"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 /// sysexits(3): the MTA keeps the mail and tries again later.
@@ -271,7 +350,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let database = config.database_url();
+    let metrics_listener = match config.metrics_listen {
+        Some(metrics_addr) => Some(
+            tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .with_context(|| format!("could not listen on {metrics_addr} for metrics"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let metrics_on_public_port = config.metrics_token.is_some();
+    let database = natter_relay::config::without_password(&config.database_url());
     let (state, report) = natter_relay::start(config).await?;
 
     println!("Natter relay listening on http://{addr}");
@@ -281,6 +373,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  widget loader    {base}/natter.js");
     println!("  health           {base}/healthz");
     println!("  database         {database}");
+    match (metrics_addr, metrics_on_public_port) {
+        (Some(metrics), true) => {
+            println!(
+                "  metrics          http://{metrics}/metrics and {base}/metrics (bearer token)"
+            )
+        }
+        (Some(metrics), false) => println!("  metrics          http://{metrics}/metrics"),
+        (None, true) => println!("  metrics          {base}/metrics (bearer token)"),
+        (None, false) => {}
+    }
     match report.admin_created {
         Some((email, Some(password))) => {
             println!("  first admin      {email} / {password}   (generated; shown only this once)")
@@ -290,7 +392,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => {}
     }
-    natter_relay::serve(listener, state, shutdown_signal()).await?;
+    natter_relay::serve_with_metrics(listener, metrics_listener, state, shutdown_signal()).await?;
     tracing::info!("relay stopped");
     Ok(())
 }

@@ -20,6 +20,9 @@ pub const ADMIN_PASSWORD: &str = "test-admin-password";
 /// A running relay. Dropping it shuts the relay down and deletes its data.
 pub struct TestRelay {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when the test set `metrics_listen` (bound on its port, 0
+    /// picking a free one).
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -105,6 +108,17 @@ pub async fn spawn_with_parts(adjust: impl FnOnce(&mut Config), parts: Parts) ->
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
+    let metrics_listener = match config.metrics_listen {
+        Some(metrics_addr) => Some(
+            TcpListener::bind(metrics_addr)
+                .await
+                .expect("bind the metrics address"),
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(|listener| listener.local_addr().expect("local address"));
     let (state, _report) = crate::start_with(config, parts)
         .await
         .expect("relay starts");
@@ -115,13 +129,15 @@ pub async fn spawn_with_parts(adjust: impl FnOnce(&mut Config), parts: Parts) ->
             let stop = async move {
                 let _ = shutdown_received.await;
             };
-            if let Err(error) = crate::serve(listener, state, stop).await {
+            let served = crate::serve_with_metrics(listener, metrics_listener, state, stop);
+            if let Err(error) = served.await {
                 tracing::error!(%error, "test relay failed");
             }
         }
     });
     TestRelay {
         addr,
+        metrics_addr,
         state,
         shutdown: Some(shutdown),
         task: Some(task),

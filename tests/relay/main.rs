@@ -17,6 +17,7 @@ mod mail_mta;
 mod mail_support;
 mod multinode;
 mod nats;
+mod ops;
 mod process_support;
 mod shutdown;
 mod support;

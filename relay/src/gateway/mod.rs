@@ -32,6 +32,7 @@ use natter_protocol::{close_code, ConversationId, ErrorCode, PROTOCOL_VERSION};
 use crate::events::{ConnectionId, Event, InboxEvent, Typist};
 use crate::hub::HubRecvError;
 use crate::identity::VisitorId;
+use crate::metrics::{OpenSocket, SocketKind};
 use crate::store::StoreError;
 use crate::typing::TypingThrottle;
 use crate::AppState;
@@ -87,6 +88,7 @@ where
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin + Send,
 {
+    let _open = OpenSocket::count(SocketKind::Visitor);
     let connection = ConnectionId::random();
     let mut out = Out::new(sink);
     // Subscribe before reading history, so nothing stored in between is missed; the widget
@@ -374,6 +376,7 @@ where
     S: Sink<WsMessage, Error = axum::Error> + Unpin + Send,
 {
     tracing::debug!(visitor = %visitor.id.0, "visitor socket missed events; catching up");
+    crate::metrics::socket_caught_up(SocketKind::Visitor);
     let conversation = match visitor.conversation {
         Some(id) => Some(id),
         // The conversation may have started in what was missed.

@@ -166,6 +166,7 @@ where
 }
 
 fn error_frame(code: ErrorCode, message: &str, client_id: Option<ClientMessageId>) -> ServerFrame {
+    crate::metrics::socket_error(code);
     ServerFrame::Error {
         code,
         message: message.into(),

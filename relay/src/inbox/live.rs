@@ -20,6 +20,7 @@ use super::InboxEvent;
 use crate::error::{HttpError, StoreError};
 use crate::events::{Event, Typist};
 use crate::hub::HubRecvError;
+use crate::metrics::{OpenSocket, SocketKind};
 use crate::AppState;
 
 pub async fn upgrade(
@@ -70,6 +71,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
+    let _open = OpenSocket::count(SocketKind::Agent);
     let (mut sink, mut stream) = socket.split();
     let mut subscription = state.hub.subscribe();
     let mut shutdown = state.shutdown.clone();
@@ -117,6 +119,7 @@ async fn serve(state: AppState, session: AgentSession, socket: WebSocket) {
                     // only make a slow console reconnect and fall behind again).
                     Err(HubRecvError::Lagged) => {
                         tracing::debug!(agent = %session.agent.email, "agent socket missed events; resync");
+                        crate::metrics::socket_caught_up(SocketKind::Agent);
                         if send(&mut sink, &AgentServerFrame::Resync).await.is_err() {
                             break;
                         }

@@ -259,7 +259,11 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(database_url).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(database_url.to_owned()))
+        // Only the scheme: the rest of a URL may hold a password, and this error is printed.
+        let scheme = database_url
+            .split_once(':')
+            .map_or(database_url, |(scheme, _)| scheme);
+        Err(StoreError::UnsupportedUrl(scheme.to_owned()))
     }
 }
 
