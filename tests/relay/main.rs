@@ -7,6 +7,7 @@ mod attachments;
 mod availability;
 mod blobs;
 mod core;
+mod crash;
 mod form;
 mod identity;
 mod inbox_api;
