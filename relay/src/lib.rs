@@ -270,7 +270,9 @@ pub async fn start_with(
 }
 
 /// All routes of the relay. Every request gets an `x-request-id` (a proxy's, or a new UUID),
-/// answered back and carried by the request's log span.
+/// carried by the request's log span, and answered back — except on the static assets
+/// (`/natter.js`, `/widget/*`, `/inbox/*`): every host page's visitors download those, and
+/// the widget's download budget counts its headers.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut router = Router::new()
@@ -283,17 +285,17 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(demo::router())
         .merge(attachments::router())
-        .merge(mail::http::router())
-        .merge(assets::router(
-            config.assets.widget_dir.clone(),
-            config.assets.console_dir.clone(),
-        ));
+        .merge(mail::http::router());
     if let Some(token) = &config.metrics_token {
         router = router.merge(metrics::router(Some(token.clone())));
     }
     router
-        .with_state(state)
         .layer(PropagateRequestIdLayer::x_request_id())
+        .merge(assets::router(
+            config.assets.widget_dir.clone(),
+            config.assets.console_dir.clone(),
+        ))
+        .with_state(state)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
