@@ -5,6 +5,7 @@ mod agent_api;
 mod attachments;
 mod availability;
 mod blobs;
+mod console_headers;
 mod core;
 mod form;
 mod identity;

@@ -18,6 +18,7 @@
 
 mod bench;
 mod fingerprint;
+mod inline_scripts;
 mod frontends;
 mod precompress;
 mod services;
