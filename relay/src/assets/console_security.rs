@@ -12,7 +12,7 @@ use axum::response::Response;
 
 /// Everything but `connect-src`, which names the request's host.
 const POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self'; img-src 'self' blob: data:; font-src 'self'; manifest-src 'self'; \
+     style-src 'self'; img-src 'self' blob:; font-src 'self'; manifest-src 'self'; \
      form-action 'self'; base-uri 'none'; object-src 'none'; frame-src 'none'; \
      frame-ancestors 'none'";
 
