@@ -388,11 +388,12 @@ test('console: inbound email (sender name, subject, plain and HTML body), the in
   // Saved responses (I6): payload titles, categories, bodies and email subjects. A body with an
   // unknown {{tag}} may be refused; nothing else is.
   const agent = await agentApi(relay.url);
+  const stored = [];
   for (const { id, text } of CORPUS) {
+    const response = { category: text, title: `r-${id} ${text}`, body: text, subject: id.endsWith('1') ? text : null };
     try {
-      await agent.post('/v1/agent/saved-responses', {
-        category: text, title: `r-${id} ${text}`, body: text, subject: id.endsWith('1') ? text : null,
-      });
+      await agent.post('/v1/agent/saved-responses', response);
+      stored.push(response);
     } catch (error) {
       assert.ok(text.includes('{{'), `saved response ${id} refused: ${error.message}`);
     }
@@ -416,11 +417,23 @@ test('console: inbound email (sender name, subject, plain and HTML body), the in
   }
   await screenshot(admin.page, 'xss-console-email');
 
-  // The composer's saved-response picker.
+  // The composer's saved-response picker: every category, with its titles.
   await admin.page.getByRole('button', { name: 'Saved responses', exact: true }).click();
   const picker = admin.page.getByRole('group', { name: 'Saved responses' });
-  await picker.getByRole('button').first().waitFor();
-  await assertClean(admin.page, dialogs, relay, scripts, 'saved-response picker');
+  const categories = picker.getByRole('combobox', { name: 'Category' });
+  await admin.page.waitForFunction(() => document.querySelectorAll('.saved-picker option').length > 1);
+  const values = await categories.locator('option').evaluateAll((options) => options.map((o) => o.value).filter(Boolean));
+  assert.ok(values.length >= stored.filter((r) => r.subject === null).length / 2, `categories offered: ${values.length}`);
+  for (const value of values) {
+    await categories.selectOption(value);
+    await picker.getByRole('button').first().waitFor();
+    await assertClean(admin.page, dialogs, relay, scripts, `saved-response picker, category ${value}`);
+  }
+  // A template-looking body goes into the reply as it is: `${…}` is not a tag, nothing runs it.
+  const literal = CORPUS.find(({ text }) => text === '${7*7}');
+  await categories.selectOption(literal.text);
+  await picker.getByRole('button', { name: `r-${literal.id} ${literal.text}`, exact: true }).click();
+  assert.equal(await admin.page.getByRole('textbox', { name: 'Reply', exact: true }).inputValue(), literal.text);
 
   // The admin screen: saved responses and the inbound mail log.
   await admin.page.getByRole('button', { name: 'Admin', exact: true }).click();
