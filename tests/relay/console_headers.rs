@@ -9,7 +9,10 @@ use reqwest::StatusCode;
 #[tokio::test]
 async fn the_console_page_and_assets_carry_the_security_headers() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("index.html"), "<!doctype html><title>inbox</title>")?;
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>inbox</title>",
+    )?;
     std::fs::write(dir.path().join("natter-console-abc.js"), "export {};")?;
     let console_dir = dir.path().to_path_buf();
     let relay = testing::spawn_with(move |config| config.assets.console_dir = console_dir).await;
@@ -37,7 +40,10 @@ async fn the_console_page_and_assets_carry_the_security_headers() -> Result<()> 
             policy.contains(&format!("connect-src 'self' ws://{host} wss://{host}")),
             "{path}: {policy}"
         );
-        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
         assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
         assert!(!policy.contains("'unsafe-eval'"), "{path}: {policy}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");

@@ -61,7 +61,9 @@ pub fn externalise(html: &str, public_url: &str) -> Result<Externalised> {
             let name = format!("boot-{:016x}.js", fnv1a_64(script.as_bytes()));
             let module = open_tag.to_ascii_lowercase().contains("type=\"module\"");
             let kind = if module { " type=\"module\"" } else { "" };
-            out.push_str(&format!("<script{kind} src=\"{public_url}{name}\"></script>"));
+            out.push_str(&format!(
+                "<script{kind} src=\"{public_url}{name}\"></script>"
+            ));
             files.push((name, script.trim().to_owned()));
         }
         rest = &rest[after..];
@@ -77,12 +79,10 @@ fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
 /// Whether an opening tag has the attribute `name` (preceded by whitespace, followed by `=`).
 fn has_attribute(open_tag: &str, name: &str) -> bool {
     let lower = open_tag.to_ascii_lowercase();
-    lower
-        .match_indices(name)
-        .any(|(index, _)| {
-            lower[..index].ends_with(char::is_whitespace)
-                && lower[index + name.len()..].trim_start().starts_with('=')
-        })
+    lower.match_indices(name).any(|(index, _)| {
+        lower[..index].ends_with(char::is_whitespace)
+            && lower[index + name.len()..].trim_start().starts_with('=')
+    })
 }
 
 #[cfg(test)]

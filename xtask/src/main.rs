@@ -18,8 +18,8 @@
 
 mod bench;
 mod fingerprint;
-mod inline_scripts;
 mod frontends;
+mod inline_scripts;
 mod precompress;
 mod services;
 mod shell;

@@ -70,9 +70,8 @@ mod tests {
     #[test]
     fn the_policy_allows_the_relays_own_sockets_and_no_inline_script_or_eval() {
         let policy = policy(Some("chat.example.com:8080"));
-        assert!(policy.contains(
-            "connect-src 'self' ws://chat.example.com:8080 wss://chat.example.com:8080"
-        ));
+        assert!(policy
+            .contains("connect-src 'self' ws://chat.example.com:8080 wss://chat.example.com:8080"));
         assert!(policy.contains("script-src 'self' 'wasm-unsafe-eval';"));
         assert!(policy.contains("frame-ancestors 'none'"));
         assert!(!policy.contains("'unsafe-inline'"));
