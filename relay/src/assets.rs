@@ -5,8 +5,11 @@
 //! year; the loader itself has a stable URL (it is in every site's snippet) and a short cache
 //! lifetime, and is rendered at start-up with the current hashed names filled in. Each site's
 //! look (W13) is a small stylesheet, `/widget/site/<key>.css` ([`site_style`]), with the
-//! same short lifetime so a changed theme reaches pages within minutes.
+//! same short lifetime so a changed theme reaches pages within minutes. The console is
+//! served with a strict Content-Security-Policy and framing, referrer and sniffing headers
+//! ([`console_security`]).
 
+mod console_security;
 mod site_style;
 
 use std::path::{Path, PathBuf};
@@ -102,15 +105,18 @@ pub fn router(widget_dir: PathBuf, console_dir: PathBuf) -> Router<AppState> {
             header::HeaderName::from_static("cross-origin-resource-policy"),
             HeaderValue::from_static("cross-origin"),
         ));
-    // Console: hashed assets, plus index.html for any other path under /inbox/.
+    // Console: hashed assets, plus index.html for any other path under /inbox/; every answer
+    // with the console's security headers (S5).
     let console_index = console_dir.join("index.html");
-    let console = Router::new().nest_service(
-        "/inbox/",
-        ServeDir::new(&console_dir)
-            .precompressed_br()
-            .precompressed_gzip()
-            .fallback(ServeFile::new(console_index)),
-    );
+    let console = Router::new()
+        .nest_service(
+            "/inbox/",
+            ServeDir::new(&console_dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(ServeFile::new(console_index)),
+        )
+        .layer(axum::middleware::map_response(console_security::headers));
     Router::new()
         .route("/natter.js", get(loader))
         // More specific than the `/widget` directory above, so it wins for this one path.

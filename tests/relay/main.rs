@@ -6,6 +6,7 @@ mod agent_api;
 mod attachments;
 mod availability;
 mod blobs;
+mod console_headers;
 mod core;
 mod crash;
 mod form;

@@ -1,7 +1,8 @@
 //! Building the widget and the console with Trunk (release: what ships, and what the browser
 //! tests exercise), then minifying the widget's loader, finishing the widget's app
-//! (`widget_app`: optimise, trim, rename, minify) and precompressing every asset
-//! (`precompress.rs`).
+//! (`widget_app`: optimise, trim, rename, minify), moving the console's inline bootstrap
+//! script into a file (`inline_scripts.rs`, for its Content-Security-Policy) and
+//! precompressing every asset (`precompress.rs`).
 //!
 //! All of that takes about a minute and a half on two cores, so [`ensure_built`] skips it when
 //! nothing it reads has changed since the last successful build (`fingerprint.rs`): the stamp
@@ -16,7 +17,7 @@ use anyhow::{Context, Result};
 
 use crate::fingerprint::{self, Fingerprint, Freshness, Stamp};
 use crate::shell::{self, command, output, run};
-use crate::{precompress, widget_app};
+use crate::{inline_scripts, precompress, widget_app};
 
 /// (Trunk HTML, output directory, public URL) of each front-end.
 const FRONTENDS: [(&str, &str, &str); 2] = [
@@ -41,7 +42,7 @@ const LOCK: &str = "target/frontends.lock";
 const INPUT_TREES: [&str; 4] = ["widget", "console", "protocol", "xtask/src/widget_app"];
 /// Single files the build reads: the workspace's manifests and profiles, Trunk's settings, the
 /// npm lock file that pins wasm-opt and terser, and xtask's build steps (passes, qualities).
-const INPUT_FILES: [&str; 9] = [
+const INPUT_FILES: [&str; 10] = [
     "Cargo.toml",
     "Cargo.lock",
     "Trunk.toml",
@@ -50,6 +51,7 @@ const INPUT_FILES: [&str; 9] = [
     "rust-toolchain.toml",
     "tools/package-lock.json",
     "xtask/src/frontends.rs",
+    "xtask/src/inline_scripts.rs",
     "xtask/src/precompress.rs",
 ];
 /// Tools whose version shapes the output; wasm-opt and terser are pinned by the npm lock file.
@@ -171,6 +173,9 @@ fn build_all() -> Result<()> {
         if dist == WIDGET_DIST {
             minify_loader()?;
             widget_app::finish(&shell::root().join(dist))?;
+        } else {
+            // The relay serves the console under a CSP without inline script (S5).
+            inline_scripts::externalise_in(&shell::root().join(dist), public_url)?;
         }
         precompress::precompress(&shell::root().join(dist))?;
     }

@@ -19,6 +19,7 @@
 mod bench;
 mod fingerprint;
 mod frontends;
+mod inline_scripts;
 mod precompress;
 mod services;
 mod shell;
