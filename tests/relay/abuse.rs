@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use futures_util::SinkExt;
 use natter_protocol::agent::{Role, CSRF_HEADER};
 use natter_protocol::visitor::{ClientFrame, ServerFrame, VISITOR_UPLOAD_PATH};
-use natter_protocol::{close_code, Attachment, ErrorCode, PROTOCOL_VERSION};
+use natter_protocol::{close_code, Attachment, ErrorCode};
 use natter_relay::config::SiteConfig;
 use natter_relay::testing;
 use reqwest::{Method, StatusCode};
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::attachments::{upload, PNG_SIGNATURE};
 use crate::support::{
-    close_code as read_close_code, open_socket, send_frame, AgentClient, VisitorClient,
+    close_code as read_close_code, hello, open_socket, send_frame, AgentClient, VisitorClient,
 };
 
 /// The routes of the agent API, as written in the relay's source: the CSRF test reads them
@@ -114,15 +114,8 @@ async fn a_second_hello_is_refused_and_the_socket_survives() -> Result<()> {
     let relay = testing::spawn().await;
     let mut tab = VisitorClient::connect(&relay, None).await?;
     tab.send_text("first").await?;
-    let hello = ClientFrame::Hello {
-        v: PROTOCOL_VERSION,
-        site: "demo".into(),
-        visitor: None,
-        after_seq: None,
-        lang: None,
-        link: None,
-    };
-    send_frame(&mut tab.socket, &hello).await?;
+    let hello_frame = hello("demo", None, None);
+    send_frame(&mut tab.socket, &hello_frame).await?;
     assert!(matches!(
         tab.next().await?,
         ServerFrame::Error {
@@ -204,15 +197,8 @@ async fn a_page_on_an_origin_the_site_does_not_allow_is_refused() -> Result<()> 
             request.headers_mut().insert("origin", origin.parse()?);
         }
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-        let hello = ClientFrame::Hello {
-            v: PROTOCOL_VERSION,
-            site: "shop".into(),
-            visitor: None,
-            after_seq: None,
-            lang: None,
-            link: None,
-        };
-        send_frame(&mut socket, &hello).await?;
+        let hello_frame = hello("shop", None, None);
+        send_frame(&mut socket, &hello_frame).await?;
         let answer = crate::support::next_frame(&mut socket).await?;
         match (allowed, answer) {
             (true, ServerFrame::Welcome { .. }) => {}

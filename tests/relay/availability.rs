@@ -2,12 +2,11 @@
 //! whenever that changes, from the agents' console sockets.
 
 use anyhow::{bail, Result};
-use natter_protocol::visitor::{ClientFrame, ServerFrame};
-use natter_protocol::PROTOCOL_VERSION;
+use natter_protocol::visitor::ServerFrame;
 use natter_relay::testing;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{next_frame_raw, open_socket, send_frame, AgentClient};
+use crate::support::{hello, next_frame_raw, open_socket, send_frame, AgentClient};
 
 async fn availability(socket: &mut crate::support::Socket) -> Result<bool> {
     match next_frame_raw(socket).await? {
@@ -20,15 +19,8 @@ async fn availability(socket: &mut crate::support::Socket) -> Result<bool> {
 async fn the_widget_hears_when_agents_come_online_and_leave() -> Result<()> {
     let relay = testing::spawn_with(|config| config.limits.agent_presence_grace_secs = 0).await;
     let mut visitor = open_socket(&relay).await?;
-    let hello = ClientFrame::Hello {
-        v: PROTOCOL_VERSION,
-        site: "demo".into(),
-        visitor: None,
-        after_seq: None,
-        lang: None,
-        link: None,
-    };
-    send_frame(&mut visitor, &hello).await?;
+    let hello_frame = hello("demo", None, None);
+    send_frame(&mut visitor, &hello_frame).await?;
     assert!(matches!(
         next_frame_raw(&mut visitor).await?,
         ServerFrame::Welcome { .. }

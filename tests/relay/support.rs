@@ -57,18 +57,7 @@ impl VisitorClient {
         after_seq: Option<u64>,
     ) -> Result<Self> {
         let mut socket = open_socket(relay).await?;
-        send_frame(
-            &mut socket,
-            &ClientFrame::Hello {
-                v: PROTOCOL_VERSION,
-                site: site.into(),
-                visitor: token.map(str::to_owned),
-                after_seq,
-                lang: None,
-                link: None,
-            },
-        )
-        .await?;
+        send_frame(&mut socket, &hello(site, token, after_seq)).await?;
         match next_frame(&mut socket).await? {
             ServerFrame::Welcome {
                 visitor, messages, ..
@@ -138,6 +127,18 @@ pub async fn open_socket(relay: &impl Endpoint) -> Result<Socket> {
         .await
         .context("connect to the visitor socket")?;
     Ok(socket)
+}
+
+/// The widget's hello for `site`, with an optional stored visitor id and resume point.
+pub fn hello(site: &str, token: Option<&str>, after_seq: Option<u64>) -> ClientFrame {
+    ClientFrame::Hello {
+        v: PROTOCOL_VERSION,
+        site: site.into(),
+        visitor: token.map(str::to_owned),
+        after_seq,
+        lang: None,
+        link: None,
+    }
 }
 
 pub async fn send_frame(socket: &mut Socket, frame: &ClientFrame) -> Result<()> {
